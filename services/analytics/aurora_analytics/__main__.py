@@ -1,0 +1,3 @@
+from aurora_analytics.main import main
+
+main()

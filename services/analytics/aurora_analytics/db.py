@@ -1,0 +1,12 @@
+"""The analytics schema: this service's tables, and nobody else's."""
+
+from __future__ import annotations
+
+from aurora_shared.bus.tables import bus_tables
+from aurora_shared.db import declarative_base
+
+SCHEMA = "analytics"
+STREAM = "analytics.events"
+
+Base = declarative_base(SCHEMA)
+BUS = bus_tables(Base.metadata)

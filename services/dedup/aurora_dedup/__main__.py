@@ -1,0 +1,3 @@
+from aurora_dedup.main import main
+
+main()

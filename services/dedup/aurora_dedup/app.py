@@ -1,0 +1,21 @@
+"""ASGI factory of the dedup service."""
+
+from __future__ import annotations
+
+from aurora_shared.auth import KeySource
+from aurora_shared.service import build_app
+from fastapi import FastAPI
+
+from aurora_dedup.config import DedupSettings, get_settings
+
+
+def create_app(
+    settings: DedupSettings | None = None, key_source: KeySource | None = None
+) -> FastAPI:
+    return build_app(
+        settings or get_settings(),
+        title="Aurora dedup",
+        description="The dedup service of Aurora.",
+        routers=[],
+        key_source=key_source,
+    )

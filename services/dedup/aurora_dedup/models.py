@@ -1,0 +1,5 @@
+"""Imports every ORM module so alembic and the metadata see all tables."""
+
+from aurora_dedup.db import BUS, Base
+
+__all__ = ["BUS", "Base"]

@@ -1,0 +1,1 @@
+"""Aurora identity service."""

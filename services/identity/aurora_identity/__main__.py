@@ -1,0 +1,3 @@
+from aurora_identity.main import main
+
+main()

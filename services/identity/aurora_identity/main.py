@@ -1,0 +1,27 @@
+"""Process entry points of the identity service: serve, worker, relay, migrate."""
+
+from __future__ import annotations
+
+import sys
+
+from aurora_shared.service import ServiceSpec, migrations_path, service_cli
+
+from aurora_identity.config import get_settings
+from aurora_identity.consumers import subscriptions
+from aurora_identity.db import BUS, SCHEMA, STREAM
+
+SPEC = ServiceSpec(
+    name="identity",
+    schema=SCHEMA,
+    app_factory="aurora_identity.app:create_app",
+    settings=get_settings,
+    inbox=BUS.inbox,
+    produces=[STREAM],
+    subscriptions=subscriptions,
+    migrations=migrations_path(__file__),
+    default_port=8101,
+)
+
+
+def main() -> None:
+    service_cli(SPEC, sys.argv[1:])

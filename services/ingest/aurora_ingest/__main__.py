@@ -1,0 +1,3 @@
+from aurora_ingest.main import main
+
+main()

@@ -1,0 +1,21 @@
+"""ASGI factory of the ingest service."""
+
+from __future__ import annotations
+
+from aurora_shared.auth import KeySource
+from aurora_shared.service import build_app
+from fastapi import FastAPI
+
+from aurora_ingest.config import IngestSettings, get_settings
+
+
+def create_app(
+    settings: IngestSettings | None = None, key_source: KeySource | None = None
+) -> FastAPI:
+    return build_app(
+        settings or get_settings(),
+        title="Aurora ingest",
+        description="The ingest service of Aurora.",
+        routers=[],
+        key_source=key_source,
+    )

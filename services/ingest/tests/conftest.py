@@ -1,0 +1,41 @@
+"""Fixtures of the ingest tests: a migrated schema, a clean slate per test, the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from aurora_ingest.app import create_app
+from aurora_ingest.config import IngestSettings
+from aurora_ingest.db import SCHEMA
+from aurora_ingest.main import SPEC
+from aurora_shared.testing.service import running_app, truncate_schema
+from aurora_shared.testing.tokens import TestIssuer
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    SPEC.migrate(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture
+def settings(migrated: str, redis_url: str) -> IngestSettings:
+    return IngestSettings(database_url=migrated, redis_url=redis_url)
+
+
+@pytest.fixture
+async def client(
+    settings: IngestSettings, issuer: TestIssuer, redis: Redis
+) -> AsyncIterator[httpx.AsyncClient]:
+    await truncate_schema(settings.database_url, SCHEMA)
+    async with running_app(create_app(settings, issuer.key_source())) as http:
+        yield http

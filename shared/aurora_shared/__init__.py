@@ -1,0 +1,1 @@
+"""Aurora shared kit: only what two or more services need."""

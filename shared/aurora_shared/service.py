@@ -1,0 +1,291 @@
+"""What every service process is made of: the app factory and the long-running roles.
+
+Each service is started as three kinds of process: `serve` (the ASGI app),
+`worker` (its stream consumers) and `relay` (outbox relay, reconciler, trimming).
+They share this plumbing so that the four services behave identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aurora_shared.auth import JwksClient, KeySource, TokenVerifier
+from aurora_shared.bus.consumer import Handler, StreamConsumer
+from aurora_shared.bus.reconciler import OutboxReconciler
+from aurora_shared.bus.relay import OutboxRelay
+from aurora_shared.bus.runtime import (
+    Component,
+    maintenance_components,
+    make_redis,
+    run_until_stopped,
+)
+from aurora_shared.config import ServiceSettings
+from aurora_shared.db import make_engine, make_sessionmaker
+from aurora_shared.errors import install_problem_handlers, problem_response
+from aurora_shared.logging import RequestIdMiddleware, configure_logging
+from aurora_shared.metrics import install_metrics
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis
+
+    @classmethod
+    def open(cls, settings: ServiceSettings) -> Runtime:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        return cls(settings, engine, make_sessionmaker(engine), make_redis(settings.redis_url))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def _readiness_route(app: FastAPI) -> None:
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz() -> object:
+        """Ready only when both PostgreSQL and Redis answer within two seconds."""
+        runtime: Runtime = app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2):
+                async with runtime.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            async with asyncio.timeout(2):
+                await runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "checks": checks}
+        return problem_response(503, "dependencies unavailable", checks=checks)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up; says nothing about its dependencies."""
+        return {"status": "ok"}
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    key_source: KeySource | None = None,
+) -> FastAPI:
+    name = settings.service_name
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = Runtime.open(settings)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=f"/docs/{name}" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url=f"/openapi/{name}.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        key_source or JwksClient(settings.jwks_url),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    install_problem_handlers(app)
+    install_metrics(app, name)
+    app.add_middleware(RequestIdMiddleware)
+    _readiness_route(app)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def consumer_name() -> str:
+    """Stable per process; override with AURORA_CONSUMER_NAME to resume a PEL after restart."""
+    return os.environ.get("AURORA_CONSUMER_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    stream: str
+    handlers: dict[str, Handler]
+
+
+def build_consumers(
+    runtime: Runtime, inbox: Table, subscriptions: Sequence[Subscription]
+) -> list[StreamConsumer]:
+    settings = runtime.settings
+    return [
+        StreamConsumer(
+            redis=runtime.redis,
+            sessionmaker=runtime.sessionmaker,
+            inbox=inbox,
+            stream=sub.stream,
+            group=settings.service_name,
+            consumer=consumer_name(),
+            handlers=sub.handlers,
+            settings=settings.bus,
+            service=settings.service_name,
+        )
+        for sub in subscriptions
+    ]
+
+
+def run_worker(
+    settings: ServiceSettings,
+    inbox: Table,
+    subscriptions: Callable[[], Sequence[Subscription]],
+) -> None:
+    _configure(settings, "worker")
+
+    async def main() -> None:
+        runtime = Runtime.open(settings)
+        try:
+            consumers = build_consumers(runtime, inbox, subscriptions())
+            await run_until_stopped([c.run for c in consumers])
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+
+
+def relay_components(runtime: Runtime, schema: str, streams: Sequence[str]) -> list[Component]:
+    settings = runtime.settings
+    bus = settings.bus
+    relay = OutboxRelay(
+        runtime.engine,
+        runtime.redis,
+        schema,
+        service=settings.service_name,
+        batch_size=bus.relay_batch_size,
+        poll_interval_s=bus.relay_poll_interval_s,
+    )
+    reconciler = OutboxReconciler(
+        runtime.engine,
+        runtime.redis,
+        schema,
+        service=settings.service_name,
+        window_s=bus.stream_retention_s,
+    )
+    return [
+        relay.run,
+        *maintenance_components(
+            reconciler,
+            runtime.redis,
+            streams,
+            reconcile_interval_s=bus.reconcile_interval_s,
+            trim_interval_s=bus.trim_interval_s,
+            retention_s=bus.stream_retention_s,
+        ),
+    ]
+
+
+def run_relay(settings: ServiceSettings, schema: str, streams: Sequence[str]) -> None:
+    _configure(settings, "relay")
+
+    async def main() -> None:
+        runtime = Runtime.open(settings)
+        try:
+            await run_until_stopped(relay_components(runtime, schema, streams))
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+
+
+def _configure(settings: ServiceSettings, role: str) -> None:
+    name = f"{settings.service_name}-{role}"
+    configure_logging(name, settings.log_level, json_output=settings.log_json)
+
+
+def migrations_path(package_file: str) -> Path:
+    return Path(package_file).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything the `aurora` command needs to run one service's processes."""
+
+    name: str
+    schema: str
+    app_factory: str  # "module:function", for uvicorn --factory
+    settings: Callable[[], ServiceSettings]
+    inbox: Table
+    produces: Sequence[str]
+    subscriptions: Callable[[], Sequence[Subscription]]
+    migrations: Path
+    default_port: int
+
+    def serve(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        import uvicorn
+
+        settings = self.settings()
+        configure_logging(settings.service_name, settings.log_level, json_output=settings.log_json)
+        uvicorn.run(
+            self.app_factory,
+            factory=True,
+            host=host,
+            port=port or self.default_port,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+        )
+
+    def worker(self) -> None:
+        run_worker(self.settings(), self.inbox, self.subscriptions)
+
+    def relay(self) -> None:
+        run_relay(self.settings(), self.schema, self.produces)
+
+    def migrate(self, database_url: str | None = None) -> None:
+        from aurora_shared.migrations import upgrade
+
+        upgrade(self.migrations, database_url or self.settings().database_url)
+
+
+def service_cli(spec: ServiceSpec, argv: Sequence[str]) -> None:
+    """`python -m aurora_<svc> serve|worker|relay|migrate`, as the containers run it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"aurora-{spec.name}")
+    sub = parser.add_subparsers(dest="role", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=spec.default_port)
+    sub.add_parser("worker", help="run the stream consumers")
+    sub.add_parser("relay", help="run the outbox relay, reconciler and trimming")
+    sub.add_parser("migrate", help="upgrade this service's schema to head")
+    args = parser.parse_args(list(argv))
+    if args.role == "serve":
+        spec.serve(args.host, args.port)
+    elif args.role == "worker":
+        spec.worker()
+    elif args.role == "relay":
+        spec.relay()
+    else:
+        spec.migrate()
