@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 from aurora_shared.auth import KeySource
-from aurora_shared.service import build_app
+from aurora_shared.service import Runtime, build_app
 from fastapi import FastAPI
 
+from aurora_identity.auth.endpoints import router as auth_router
+from aurora_identity.auth.keys import KeyRing
+from aurora_identity.auth.passwords import Passwords
+from aurora_identity.auth.service import AuthContext
 from aurora_identity.config import IdentitySettings, get_settings
+from aurora_identity.users.endpoints import router as users_router
 
 
 def create_app(
     settings: IdentitySettings | None = None, key_source: KeySource | None = None
 ) -> FastAPI:
-    return build_app(
-        settings or get_settings(),
+    """Identity verifies its own tokens from its key table unless a key source is given."""
+    settings = settings or get_settings()
+    keys = KeyRing(token_ttl_s=settings.access_token_ttl_s)
+
+    async def start_keys(runtime: Runtime) -> None:
+        keys.bind(runtime.sessionmaker)
+        await keys.ensure_active_key()
+
+    app = build_app(
+        settings,
         title="Aurora identity",
         description="The identity service of Aurora.",
-        routers=[],
-        key_source=key_source,
+        routers=[auth_router, users_router],
+        key_source=key_source or keys,
+        on_startup=[start_keys],
     )
+    app.state.auth = AuthContext(
+        settings=settings,
+        passwords=Passwords(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        keys=keys,
+    )
+    return app

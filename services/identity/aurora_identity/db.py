@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from aurora_shared.bus.tables import bus_tables
-from aurora_shared.db import declarative_base
+from aurora_shared.db import schema_metadata
+from sqlalchemy.orm import DeclarativeBase
 
 SCHEMA = "identity"
 STREAM = "identity.events"
 
-Base = declarative_base(SCHEMA)
+
+class Base(DeclarativeBase):
+    """A class statement rather than `declarative_base()`, so mypy accepts ORM subclasses."""
+
+    metadata = schema_metadata(SCHEMA)
+
+
 BUS = bus_tables(Base.metadata)

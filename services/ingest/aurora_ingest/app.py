@@ -7,6 +7,8 @@ from aurora_shared.service import build_app
 from fastapi import FastAPI
 
 from aurora_ingest.config import IngestSettings, get_settings
+from aurora_ingest.manual.endpoints import router as manual_router
+from aurora_ingest.records.endpoints import router as records_router
 
 
 def create_app(
@@ -16,6 +18,6 @@ def create_app(
         settings or get_settings(),
         title="Aurora ingest",
         description="The ingest service of Aurora.",
-        routers=[],
+        routers=[manual_router, records_router],
         key_source=key_source,
     )

@@ -1,5 +1,6 @@
 """Imports every ORM module so alembic and the metadata see all tables."""
 
 from aurora_ingest.db import BUS, Base
+from aurora_ingest.records.models import Record
 
-__all__ = ["BUS", "Base"]
+__all__ = ["BUS", "Base", "Record"]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
-from redis.asyncio import Redis
-
 from aurora_ingest.app import create_app
 from aurora_ingest.config import IngestSettings
 from aurora_ingest.db import SCHEMA
 from aurora_ingest.main import SPEC
+from aurora_shared.config import asyncpg_url
 from aurora_shared.testing.service import running_app, truncate_schema
 from aurora_shared.testing.tokens import TestIssuer
+from redis.asyncio import Redis
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +41,23 @@ async def client(
     await truncate_schema(settings.database_url, SCHEMA)
     async with running_app(create_app(settings, issuer.key_source())) as http:
         yield http
+
+
+@pytest.fixture
+async def db(settings: IngestSettings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to look at rows behind the API's back."""
+    conn = await asyncpg.connect(asyncpg_url(settings.database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def alice(issuer: TestIssuer) -> dict[str, str]:
+    return issuer.headers(uuid.uuid4())
+
+
+@pytest.fixture
+def bob(issuer: TestIssuer) -> dict[str, str]:
+    return issuer.headers(uuid.uuid4())

@@ -1,0 +1,1 @@
+"""Registration, login, signing keys and the JWKS other services verify with."""

@@ -1,0 +1,1 @@
+"""Accounts: who a user is, as identity knows it."""

@@ -1,0 +1,65 @@
+"""Fixtures of the identity tests: a migrated schema, a clean slate per test, the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import httpx
+import pytest
+from aurora_identity.app import create_app
+from aurora_identity.config import IdentitySettings
+from aurora_identity.db import SCHEMA
+from aurora_identity.main import SPEC
+from aurora_shared.config import asyncpg_url
+from aurora_shared.testing.service import running_app, truncate_schema
+from redis.asyncio import Redis
+
+PASSWORD = "correct horse battery staple"
+
+Login = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    SPEC.migrate(database_url)
+    return database_url
+
+
+@pytest.fixture
+def settings(migrated: str, redis_url: str) -> IdentitySettings:
+    return IdentitySettings(database_url=migrated, redis_url=redis_url)
+
+
+@pytest.fixture
+async def client(settings: IdentitySettings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    await truncate_schema(settings.database_url, SCHEMA)
+    async with running_app(create_app(settings)) as http:
+        yield http
+
+
+@pytest.fixture
+async def db(settings: IdentitySettings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to look at (or tamper with) rows behind the API's back."""
+    conn = await asyncpg.connect(asyncpg_url(settings.database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def signup(client: httpx.AsyncClient) -> Login:
+    """Register and log in; returns the access token."""
+
+    async def run(email: str, password: str = PASSWORD) -> str:
+        registered = await client.post(
+            "/auth/register", json={"email": email, "password": password}
+        )
+        assert registered.status_code == 202, registered.text
+        login = await client.post("/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        token: str = login.json()["access_token"]
+        return token
+
+    return run

@@ -1,0 +1,1 @@
+"""Workouts an athlete types in by hand."""

@@ -1,0 +1,1 @@
+"""Normalised records from every source, and the events that announce them."""
