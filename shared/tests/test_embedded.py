@@ -19,6 +19,7 @@ import asyncpg
 import psutil
 import pytest
 import redis
+
 from aurora_shared.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,

@@ -26,9 +26,13 @@ def imported_modules(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
-            if node.args and isinstance(node.args[0], ast.Constant):
-                found.add(str(node.args[0].value))
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(str(node.args[0].value))
     return found
 
 
@@ -74,5 +78,5 @@ def test_tables_live_in_their_service_schema(service: str) -> None:
     metadata: MetaData = db.Base.metadata
     assert metadata.tables, f"{service} declares no tables"
     wrong = [name for name, table in metadata.tables.items() if table.schema != db.SCHEMA]
-    assert db.SCHEMA == service
+    assert service == db.SCHEMA
     assert not wrong, wrong

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
 from aurora_cli.fallback_gateway import FallbackGateway
 from aurora_cli.gateway import (
     COMPOSE_UPSTREAMS,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aurora_shared.auth import KeySource
-from aurora_shared.service import Runtime, build_app
 from fastapi import FastAPI
 
 from aurora_identity.auth.endpoints import router as auth_router
@@ -12,6 +10,8 @@ from aurora_identity.auth.passwords import Passwords
 from aurora_identity.auth.service import AuthContext
 from aurora_identity.config import IdentitySettings, get_settings
 from aurora_identity.users.endpoints import router as users_router
+from aurora_shared.auth import KeySource
+from aurora_shared.service import Runtime, build_app
 
 
 def create_app(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aurora_shared.config import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from aurora_shared.config import ServiceSettings
 
 
 class IdentitySettings(ServiceSettings):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import DeclarativeBase
+
 from aurora_shared.bus.tables import bus_tables
 from aurora_shared.db import schema_metadata
-from sqlalchemy.orm import DeclarativeBase
 
 SCHEMA = "identity"
 STREAM = "identity.events"

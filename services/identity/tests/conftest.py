@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
+
 from aurora_identity.app import create_app
 from aurora_identity.config import IdentitySettings
 from aurora_identity.db import SCHEMA
 from aurora_identity.main import SPEC
 from aurora_shared.config import asyncpg_url
 from aurora_shared.testing.service import running_app, truncate_schema
-from redis.asyncio import Redis
 
 PASSWORD = "correct horse battery staple"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aurora_shared.auth import KeySource
-from aurora_shared.service import build_app
 from fastapi import FastAPI
 
 from aurora_ingest.config import IngestSettings, get_settings
 from aurora_ingest.manual.endpoints import router as manual_router
 from aurora_ingest.records.endpoints import router as records_router
+from aurora_shared.auth import KeySource
+from aurora_shared.service import build_app
 
 
 def create_app(

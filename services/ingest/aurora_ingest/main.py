@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from aurora_shared.service import ServiceSpec, migrations_path, service_cli
-
 from aurora_ingest.config import get_settings
 from aurora_ingest.consumers import subscriptions
 from aurora_ingest.db import BUS, SCHEMA, STREAM
+from aurora_shared.service import ServiceSpec, migrations_path, service_cli
 
 SPEC = ServiceSpec(
     name="ingest",

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
+
 from aurora_ingest.app import create_app
 from aurora_ingest.config import IngestSettings
 from aurora_ingest.db import SCHEMA
@@ -15,7 +17,6 @@ from aurora_ingest.main import SPEC
 from aurora_shared.config import asyncpg_url
 from aurora_shared.testing.service import running_app, truncate_schema
 from aurora_shared.testing.tokens import TestIssuer
-from redis.asyncio import Redis
 
 
 @pytest.fixture(scope="session")

@@ -132,9 +132,10 @@ class StreamConsumer:
                 await self.read_new()
                 backoff = 0.1
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not _group_lost(exc):
                     raise
-                # Redis restarted without persistence: the group and PEL are gone.
+                # Redis lost its data (restart without persistence, FLUSHALL, failover):
+                # the group and PEL are gone.
                 log.warning("consumer group missing; recreating", extra={"stream": self.stream})
                 needs_setup = True
             except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -264,6 +265,11 @@ class StreamConsumer:
                 token = request_id_var.set(envelope.request_id)
                 try:
                     await self.handlers[envelope.type](session, envelope)
+                    if log.isEnabledFor(logging.INFO):
+                        log.info(
+                            "event handled",
+                            extra={"event_id": str(envelope.id), "type": envelope.type},
+                        )
                 finally:
                     request_id_var.reset(token)
 
@@ -344,6 +350,12 @@ class StreamConsumer:
             "event dead-lettered",
             extra={"entry_id": delivery.entry_id, "stream": self.stream, "error": error[:200]},
         )
+
+
+def _group_lost(exc: ResponseError) -> bool:
+    """NOGROUP, or Redis 7's UNBLOCKED for a read blocked on a stream that was deleted."""
+    message = str(exc)
+    return "NOGROUP" in message or message.startswith("UNBLOCKED")
 
 
 def _text(value: Any) -> str:

@@ -97,6 +97,9 @@ class OutboxRelay:
         listener = asyncio.create_task(self._listen(stop))
         try:
             while not stop.is_set():
+                # Cleared before the batch, not after: a NOTIFY for a row committed while
+                # the batch ran must wake the next pass, not wait for the poll interval.
+                self._wake.clear()
                 try:
                     published = await self.publish_batch()
                 except Exception:  # Redis or PostgreSQL away: keep the rows, retry later.
@@ -106,7 +109,6 @@ class OutboxRelay:
                     continue
                 if published >= self.batch_size:
                     continue
-                self._wake.clear()
                 await _wait_any(stop, self._wake, self.poll_interval_s)
         finally:
             listener.cancel()

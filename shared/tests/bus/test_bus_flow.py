@@ -8,8 +8,9 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_shared.bus.consumer import StreamConsumer, dlq_stream
+from aurora_shared.bus.consumer import Handler, StreamConsumer, dlq_stream
 from aurora_shared.bus.dlq import list_dead_letters, replay_dead_letters
 from aurora_shared.bus.envelope import Envelope, new_event
 from aurora_shared.bus.outbox import enqueue
@@ -20,7 +21,11 @@ from .conftest import GROUP, SCHEMA, STREAM, BusEnv, record_effect
 
 
 def consumer_for(
-    env: BusEnv, redis: Redis, settings: BusSettings, handler=record_effect, name: str = "c1"
+    env: BusEnv,
+    redis: Redis,
+    settings: BusSettings,
+    handler: Handler = record_effect,
+    name: str = "c1",
 ) -> StreamConsumer:
     return StreamConsumer(
         redis=redis,
@@ -53,7 +58,9 @@ async def effect_counts(env: BusEnv) -> dict[uuid.UUID, int]:
         return {r[0]: r[1] for r in rows}
 
 
-async def test_events_flow_exactly_once(bus_env: BusEnv, redis: Redis, fast_bus: BusSettings):
+async def test_events_flow_exactly_once(
+    bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
+) -> None:
     events = await write_events(bus_env, 25)
     relay = OutboxRelay(bus_env.engine, redis, SCHEMA, service="test", batch_size=10)
     assert await relay.drain() == 25
@@ -72,7 +79,7 @@ async def test_events_flow_exactly_once(bus_env: BusEnv, redis: Redis, fast_bus:
     assert unpublished == 0
 
 
-async def test_rollback_leaves_neither_state_nor_event(bus_env: BusEnv):
+async def test_rollback_leaves_neither_state_nor_event(bus_env: BusEnv) -> None:
     """Checklist A1: a failure between the state write and the outbox write rolls back both."""
 
     class Boom(Exception):
@@ -98,8 +105,8 @@ async def test_rollback_leaves_neither_state_nor_event(bus_env: BusEnv):
 
 async def test_relay_crash_after_xadd_is_applied_once(
     bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
-):
-    """Checklist A2: XADD done, crash before published_at is set -> published twice, applied once."""
+) -> None:
+    """Checklist A2: XADD done, crash before marking -> published twice, applied once."""
     events = await write_events(bus_env, 5)
 
     class CrashingRelay(OutboxRelay):
@@ -121,11 +128,11 @@ async def test_relay_crash_after_xadd_is_applied_once(
 
 async def test_poison_message_goes_to_dlq_and_later_events_flow(
     bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
-):
+) -> None:
     """Checklist A6: after N deliveries the entry is dead-lettered with its error."""
     attempts: dict[uuid.UUID, int] = {}
 
-    async def handler(session, event: Envelope) -> None:
+    async def handler(session: AsyncSession, event: Envelope) -> None:
         if event.payload.get("note") == "poison":
             attempts[event.id] = attempts.get(event.id, 0) + 1
             raise ValueError("cannot digest this")
@@ -173,7 +180,7 @@ async def test_poison_message_goes_to_dlq_and_later_events_flow(
 
 async def test_malformed_entry_is_dead_lettered_at_once(
     bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
-):
+) -> None:
     consumer = consumer_for(bus_env, redis, fast_bus)
     await consumer.ensure_group()
     await redis.xadd(STREAM, {"event": "{not json"})
@@ -189,7 +196,7 @@ async def test_malformed_entry_is_dead_lettered_at_once(
 
 async def test_group_created_after_producer_sees_early_events(
     bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
-):
+) -> None:
     """Checklist A11: the group starts at id 0, not $."""
     events = await write_events(bus_env, 4)
     await OutboxRelay(bus_env.engine, redis, SCHEMA, service="test").drain()
@@ -203,7 +210,7 @@ async def test_group_created_after_producer_sees_early_events(
 
 async def test_unknown_event_types_are_acknowledged_without_effect(
     bus_env: BusEnv, redis: Redis, fast_bus: BusSettings
-):
+) -> None:
     consumer = consumer_for(bus_env, redis, fast_bus)
     await consumer.ensure_group()
     other = new_event("other.thing", producer="test", user_id=None, payload={})

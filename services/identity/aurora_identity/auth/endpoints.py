@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aurora_shared.db import request_session
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.auth import service
 from aurora_identity.auth.schemas import JwksOut, LoginIn, RegisterIn, RegisterOut, TokenOut
 from aurora_identity.auth.service import AuthContext
+from aurora_shared.db import request_session
 
 router = APIRouter(tags=["auth"])
 

@@ -7,9 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aurora_shared.bus.envelope import new_event
-from aurora_shared.bus.outbox import enqueue
-from aurora_shared.errors import ProblemError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.auth import repository, tokens
@@ -19,6 +16,9 @@ from aurora_identity.auth.schemas import JwkOut, JwksOut, TokenOut
 from aurora_identity.config import IdentitySettings
 from aurora_identity.db import BUS, STREAM
 from aurora_identity.users import repository as users
+from aurora_shared.bus.envelope import new_event
+from aurora_shared.bus.outbox import enqueue
+from aurora_shared.errors import ProblemError
 
 SELF_REGISTERED_ROLE = "athlete"
 

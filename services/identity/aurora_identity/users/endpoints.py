@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aurora_shared.auth import Principal, current_principal
-from aurora_shared.db import request_session
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.users import service
 from aurora_identity.users.schemas import MeOut
+from aurora_shared.auth import Principal, current_principal
+from aurora_shared.db import request_session
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aurora_shared.auth import Principal, unauthorized
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.users import repository
 from aurora_identity.users.models import User
+from aurora_shared.auth import Principal, unauthorized
 
 
 async def current_user(session: AsyncSession, principal: Principal) -> User:

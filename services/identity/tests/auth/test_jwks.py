@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 import jwt
 import pytest
-from aurora_shared.auth import StaticKeys, TokenVerifier
 from jwt import PyJWK
+
+from aurora_shared.auth import StaticKeys, TokenVerifier
 
 Login = Callable[[str], Awaitable[str]]
 

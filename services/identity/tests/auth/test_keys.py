@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+
 from aurora_identity.app import create_app
 from aurora_identity.auth.keys import KeyRing, generate_key, jwk_thumbprint, load_private_key
 from aurora_identity.config import IdentitySettings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aurora_identity.auth.rules import checked_email, email_problem, normalise_email
 
 

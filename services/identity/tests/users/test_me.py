@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 import httpx
+
 from aurora_shared.testing.tokens import TestIssuer
 
 Login = Callable[[str], Awaitable[str]]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from aurora_shared.auth import Principal, current_principal
-from aurora_shared.db import request_session
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_ingest.manual import service
 from aurora_ingest.manual.schemas import AcceptedOut, ManualWorkoutIn
+from aurora_shared.auth import Principal, current_principal
+from aurora_shared.db import request_session
 
 router = APIRouter(prefix="/manual", tags=["manual"])
 

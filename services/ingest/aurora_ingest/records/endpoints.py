@@ -5,9 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from aurora_shared.auth import Principal, current_principal
-from aurora_shared.db import request_session
-from aurora_shared.errors import ProblemError
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aurora_ingest.records import service
 from aurora_ingest.records.rules import Kind
 from aurora_ingest.records.schemas import RecordOut, RecordPage
+from aurora_shared.auth import Principal, current_principal
+from aurora_shared.db import request_session
+from aurora_shared.errors import ProblemError
 
 router = APIRouter(prefix="/records", tags=["records"])
 

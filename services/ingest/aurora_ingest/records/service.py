@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aurora_shared.bus.envelope import new_event
-from aurora_shared.bus.outbox import enqueue
-from aurora_shared.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_ingest.db import BUS, STREAM
 from aurora_ingest.records import events, repository
 from aurora_ingest.records.models import Record
 from aurora_ingest.records.rules import WorkoutFields
+from aurora_shared.bus.envelope import new_event
+from aurora_shared.bus.outbox import enqueue
+from aurora_shared.errors import NotFoundError
 
 
 def _fields(record: Record) -> WorkoutFields:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from aurora_ingest.manual.rules import offset_minutes, resolve_timing, rfc3339_text
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

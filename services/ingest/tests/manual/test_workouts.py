@@ -12,10 +12,11 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+from sqlalchemy import text
+
 from aurora_ingest.app import create_app
 from aurora_ingest.config import IngestSettings
 from aurora_shared.testing.tokens import TestIssuer
-from sqlalchemy import text
 
 RIDE = {
     "sport": "ride",
