@@ -45,12 +45,17 @@ def declarative_base(schema: str) -> type[DeclarativeBase]:
     return Base
 
 
-def make_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    database_url: str, *, pool_size: int = 10, pre_ping: bool = True, **kwargs: Any
+) -> AsyncEngine:
+    """`pre_ping` costs three round trips per checkout with asyncpg (BEGIN; ;ROLLBACK), which
+    a request should pay rather than fail on a connection PostgreSQL dropped; the bus loops
+    retry such a failure in place, so they turn it off (see `Runtime.open`)."""
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         **kwargs,
     )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aurora_shared.auth import KeySource
-from aurora_shared.service import build_app
 from fastapi import FastAPI
 
 from aurora_analytics.config import AnalyticsSettings, get_settings
+from aurora_analytics.workouts.endpoints import router as workouts_router
+from aurora_shared.auth import KeySource
+from aurora_shared.service import build_app
 
 
 def create_app(
@@ -16,6 +17,6 @@ def create_app(
         settings or get_settings(),
         title="Aurora analytics",
         description="The analytics service of Aurora.",
-        routers=[],
+        routers=[workouts_router],
         key_source=key_source,
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from aurora_shared.service import ServiceSpec, migrations_path, service_cli
-
 from aurora_analytics.config import get_settings
 from aurora_analytics.consumers import subscriptions
 from aurora_analytics.db import BUS, SCHEMA, STREAM
+from aurora_shared.service import ServiceSpec, migrations_path, service_cli
 
 SPEC = ServiceSpec(
     name="analytics",

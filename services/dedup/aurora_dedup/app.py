@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aurora_shared.auth import KeySource
-from aurora_shared.service import build_app
 from fastapi import FastAPI
 
 from aurora_dedup.config import DedupSettings, get_settings
+from aurora_dedup.timeline.endpoints import router as timeline_router
+from aurora_shared.auth import KeySource
+from aurora_shared.service import build_app
 
 
 def create_app(
@@ -16,6 +17,6 @@ def create_app(
         settings or get_settings(),
         title="Aurora dedup",
         description="The dedup service of Aurora.",
-        routers=[],
+        routers=[timeline_router],
         key_source=key_source,
     )

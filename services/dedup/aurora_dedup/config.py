@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aurora_shared.config import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from aurora_shared.config import ServiceSettings
 
 
 class DedupSettings(ServiceSettings):

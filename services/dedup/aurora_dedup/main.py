@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from aurora_shared.service import ServiceSpec, migrations_path, service_cli
-
 from aurora_dedup.config import get_settings
 from aurora_dedup.consumers import subscriptions
 from aurora_dedup.db import BUS, SCHEMA, STREAM
+from aurora_shared.service import ServiceSpec, migrations_path, service_cli
 
 SPEC = ServiceSpec(
     name="dedup",

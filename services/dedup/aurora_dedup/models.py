@@ -1,5 +1,6 @@
 """Imports every ORM module so alembic and the metadata see all tables."""
 
 from aurora_dedup.db import BUS, Base
+from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
 
-__all__ = ["BUS", "Base"]
+__all__ = ["BUS", "Base", "CanonicalWorkout", "SourceRecord"]

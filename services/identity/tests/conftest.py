@@ -14,6 +14,7 @@ from aurora_identity.config import IdentitySettings
 from aurora_identity.db import SCHEMA
 from aurora_identity.main import SPEC
 from aurora_shared.config import asyncpg_url
+from aurora_shared.service import ServiceSpec
 from aurora_shared.testing.service import running_app, truncate_schema
 
 PASSWORD = "correct horse battery staple"
@@ -22,9 +23,8 @@ Login = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url: str) -> str:
-    SPEC.migrate(database_url)
-    return database_url
+def service_spec() -> ServiceSpec:
+    return SPEC
 
 
 @pytest.fixture

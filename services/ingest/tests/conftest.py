@@ -15,19 +15,14 @@ from aurora_ingest.config import IngestSettings
 from aurora_ingest.db import SCHEMA
 from aurora_ingest.main import SPEC
 from aurora_shared.config import asyncpg_url
+from aurora_shared.service import ServiceSpec
 from aurora_shared.testing.service import running_app, truncate_schema
 from aurora_shared.testing.tokens import TestIssuer
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url: str) -> str:
-    SPEC.migrate(database_url)
-    return database_url
-
-
-@pytest.fixture(scope="session")
-def issuer() -> TestIssuer:
-    return TestIssuer()
+def service_spec() -> ServiceSpec:
+    return SPEC
 
 
 @pytest.fixture

@@ -189,10 +189,18 @@ class StreamConsumer:
             )
             cursor, entries = result[0], result[1]
             deleted = result[2] if len(result) > 2 else []
-            if deleted:
-                # Trimming must never drop pending entries; if it did, the outbox
-                # reconciler replays them, but it is a bug worth shouting about.
-                log.error("pending entries were trimmed", extra={"ids": deleted[:20]})
+            # Redis 6.2 has no deleted list: it claims a vanished entry and answers a nil,
+            # which has no id to process or acknowledge. Our next read of our own PEL
+            # (restart) dead-letters it; here it must not crash the loop.
+            vanished = sum(1 for e in entries if e[0] is None)
+            entries = [e for e in entries if e[0] is not None]
+            if deleted or vanished:
+                # Trimming must never drop pending entries (XDEL or a foreign MAXLEN can):
+                # such an event is lost to this group unless its outbox row is replayed.
+                log.error(
+                    "pending entries were trimmed",
+                    extra={"ids": deleted[:20], "unnamed": vanished},
+                )
             if entries:
                 BUS_RECLAIMED.labels(self.service, self.stream, self.group).inc(len(entries))
                 await self.process(entries, redelivered=True)

@@ -116,7 +116,7 @@ def drop_notify_trigger_ddl(schema: str) -> list[str]:
 
 def create_bus_tables(connection: Connection, schema: str) -> None:
     """For a service's first migration: the tables frozen at their version-1 shape."""
-    tables = bus_tables(MetaData(schema=checked_schema(schema)))
+    tables = bus_tables(_named_metadata(schema))
     for table in (tables.outbox, tables.inbox, tables.state):
         table.create(connection)
     for ddl in notify_trigger_ddl(schema):
@@ -126,6 +126,13 @@ def create_bus_tables(connection: Connection, schema: str) -> None:
 def drop_bus_tables(connection: Connection, schema: str) -> None:
     for ddl in drop_notify_trigger_ddl(schema):
         connection.execute(text(ddl))
-    tables = bus_tables(MetaData(schema=checked_schema(schema)))
+    tables = bus_tables(_named_metadata(schema))
     for table in (tables.state, tables.inbox, tables.outbox):
         table.drop(connection)
+
+
+def _named_metadata(schema: str) -> MetaData:
+    # The services' naming convention, so migrations and ORM metadata name constraints alike.
+    from aurora_shared.db import schema_metadata
+
+    return schema_metadata(checked_schema(schema))

@@ -17,9 +17,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aurora_shared.bus.runtime import make_redis
 from aurora_shared.config import asyncpg_url
+from aurora_shared.db import make_engine, make_sessionmaker
+from aurora_shared.service import ServiceSpec
+from aurora_shared.testing.service import truncate_schema
+from aurora_shared.testing.tokens import TestIssuer
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +109,53 @@ def repo_root() -> Path:
         if (parent / "services").is_dir() and (parent / "shared").is_dir():
             return parent
     return Path.cwd()
+
+
+# -- per-service fixtures; a service's conftest provides `service_spec` -----------------
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    """Mints tokens the service under test accepts (its key source is this issuer's)."""
+    return TestIssuer()
+
+
+_MIGRATED: set[tuple[str, str]] = set()
+
+
+@pytest.fixture
+def migrated(database_url: str, service_spec: ServiceSpec) -> str:
+    """The session database with this service's schema at head (migrated once per service).
+
+    Not session-scoped: `service_spec` differs per service directory, and a
+    session fixture would be computed once for whichever service ran first.
+    """
+    key = (database_url, service_spec.name)
+    if key not in _MIGRATED:
+        service_spec.migrate(database_url)
+        _MIGRATED.add(key)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    # Durability is not under test; skipping the commit fsync keeps the
+    # many-transaction property tests fast.
+    eng = make_engine(
+        database_url,
+        pool_size=4,
+        connect_args={"server_settings": {"synchronous_commit": "off"}},
+    )
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+@pytest.fixture
+async def sessions(
+    migrated: str, engine: AsyncEngine, service_spec: ServiceSpec
+) -> async_sessionmaker[AsyncSession]:
+    """A sessionmaker over the service's emptied schema."""
+    await truncate_schema(migrated, service_spec.schema)
+    return make_sessionmaker(engine)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import httpx
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi import FastAPI
+from sqlalchemy import Connection, MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aurora_shared.config import asyncpg_url
 
@@ -35,3 +40,24 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+async def schema_drift(engine: AsyncEngine, metadata: MetaData, schema: str) -> list[Any]:
+    """Differences between the migrated schema and the ORM models (empty when in sync)."""
+
+    def diff(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": lambda name, type_, _: type_ != "schema" or name == schema,
+                # alembic's own bookkeeping table is not described by the models.
+                "include_object": lambda obj, name, type_, *_: (
+                    not (type_ == "table" and name == "alembic_version")
+                ),
+            },
+        )
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(diff)

@@ -8,6 +8,7 @@ Create Date: 2026-11-22
 from collections.abc import Sequence
 
 from alembic import op
+
 from aurora_shared.bus.tables import create_bus_tables, drop_bus_tables
 
 revision: str = "0001"

@@ -1,0 +1,1 @@
+"""Analytics' own copy of the resolved workouts, fed by dedup's timeline events."""

@@ -1,0 +1,1 @@
+"""Pure dedup rules (DESIGN.md §3): no I/O, so every decision can be tested exhaustively."""

@@ -1,0 +1,62 @@
+"""Whose recording a record is, and how much that recording is worth.
+
+DESIGN.md §3: a record's priority is that of the device that recorded it, not of
+the service that carried it. Providers name devices freely ("Garmin Edge 1040",
+"WHOOP 4.0", "Strava iPhone App"), so the first brand word in the name decides;
+a device outside the eight sources (Zwift) keeps its carrier's priority.
+Following copy chains (an Apple Health copy of a Strava activity of a Whoop
+recording) is left to a later, benchmark-driven revision of these rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Literal, get_args
+
+Source = Literal["strava", "garmin", "polar", "wahoo", "whoop", "apple_health", "oura", "manual"]
+SOURCES: Final[tuple[str, ...]] = get_args(Source)
+
+DEFAULT_WORKOUT_PRIORITY: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "strava": 70,
+        "garmin": 60,
+        "polar": 50,
+        "wahoo": 40,
+        "whoop": 30,
+        "apple_health": 20,
+        "oura": 10,
+        "manual": 0,
+    }
+)
+
+# Brand words as they appear in device names. "connect" is the HealthKit source
+# name of Garmin Connect; "iphone"/"watch" alone are Apple's own recordings.
+_BRANDS: Final[Mapping[str, str]] = {
+    "strava": "strava",
+    "garmin": "garmin",
+    "connect": "garmin",
+    "polar": "polar",
+    "wahoo": "wahoo",
+    "whoop": "whoop",
+    "oura": "oura",
+    "apple": "apple_health",
+    "iphone": "apple_health",
+}
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def recording_source(source: str, origin_device: str | None) -> str:
+    """The source whose device physically recorded the workout."""
+    if origin_device:
+        for word in _WORDS.findall(origin_device.casefold()):
+            brand = _BRANDS.get(word)
+            if brand is not None:
+                return brand
+    return source
+
+
+def priority_of(source: str, priorities: Mapping[str, int]) -> int:
+    """Unknown sources rank below every known one rather than failing a resolution."""
+    return priorities.get(source, -1)

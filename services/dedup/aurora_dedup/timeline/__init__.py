@@ -1,0 +1,1 @@
+"""The user's resolved timeline: source records in, canonical workouts out."""

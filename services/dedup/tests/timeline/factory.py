@@ -1,0 +1,119 @@
+"""Envelopes as ingest would publish them, and a view of dedup's resulting state."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aurora_dedup.db import BUS
+from aurora_dedup.timeline import service
+from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
+from aurora_shared.bus.envelope import Envelope
+
+T0 = datetime(2024, 5, 1, 7, 0, tzinfo=UTC)
+EPOCH = datetime(2024, 6, 1, tzinfo=UTC)  # when ingest "published" event number 0
+
+
+@dataclass
+class Workout:
+    """One source record as ingest knows it; `ingested`/`removed` make its events."""
+
+    user_id: uuid.UUID
+    source: str = "garmin"
+    sport: str = "ride"
+    start_min: float = 0
+    minutes: float = 60
+    has_end: bool = True
+    device: str | None = None
+    metrics: dict[str, Any] = field(default_factory=lambda: {"avg_hr": 140})
+    record_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    external_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def payload(self) -> dict[str, Any]:
+        start = T0 + timedelta(minutes=self.start_min)
+        end = start + timedelta(minutes=self.minutes)
+        return {
+            "record_id": str(self.record_id),
+            "source": self.source,
+            "origin_device": self.device,
+            "external_id": self.external_id,
+            "sport": self.sport,
+            "start": start.isoformat().replace("+00:00", "Z"),
+            "end": end.isoformat() if self.has_end else None,
+            "duration_s": self.minutes * 60.0,
+            "tz_offset_min": 60,
+            "metrics": self.metrics,
+            "samples": None,
+            "a_field_from_the_future": True,
+        }
+
+    def ingested(self, seq: int, *, revision: int | None = None, **changes: Any) -> Envelope:
+        """Event number `seq`; ingest's revision follows it unless given."""
+        payload = self.payload()
+        if changes:
+            payload = Workout(**{**self.__dict__, **changes}).payload()
+        payload["revision"] = seq if revision is None else revision
+        return envelope("workout.ingested", self.user_id, payload, seq)
+
+    def removed(self, seq: int, *, revision: int | None = None) -> Envelope:
+        payload = {
+            "record_id": str(self.record_id),
+            "revision": seq if revision is None else revision,
+            "source": self.source,
+            "external_id": self.external_id,
+        }
+        return envelope("workout.removed", self.user_id, payload, seq)
+
+
+def envelope(event_type: str, user_id: uuid.UUID, payload: dict[str, Any], seq: int) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4(),
+        type=event_type,
+        occurred_at=EPOCH + timedelta(seconds=seq),
+        producer="ingest",
+        user_id=user_id,
+        payload=payload,
+    )
+
+
+HANDLERS = {
+    "workout.ingested": service.apply_ingested,
+    "workout.removed": service.apply_removed,
+}
+
+
+async def apply(sessions: async_sessionmaker[AsyncSession], event: Envelope) -> None:
+    """One event in its own transaction, as the bus consumer runs a handler."""
+    async with sessions() as session, session.begin():
+        await HANDLERS[event.type](session, event)
+
+
+async def records(sessions: async_sessionmaker[AsyncSession]) -> dict[uuid.UUID, SourceRecord]:
+    async with sessions() as session:
+        rows = (await session.execute(select(SourceRecord))).scalars().all()
+        return {r.id: r for r in rows}
+
+
+async def canonicals(
+    sessions: async_sessionmaker[AsyncSession],
+) -> dict[uuid.UUID, CanonicalWorkout]:
+    async with sessions() as session:
+        rows = (await session.execute(select(CanonicalWorkout))).scalars().all()
+        return {r.id: r for r in rows}
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[Envelope]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(BUS.outbox.c.envelope, BUS.outbox.c.stream).order_by(BUS.outbox.c.id)
+        )
+        out = []
+        for raw, stream in rows:
+            assert stream == "dedup.timeline"
+            out.append(Envelope.model_validate_json(raw))
+        return out
