@@ -56,6 +56,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     docs_enabled: bool = True
+    # Workers and relays have no HTTP app; set ports to expose their metrics.
+    worker_metrics_port: int | None = None
+    relay_metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     db_pool_size: int = 10
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
     jwt_issuer: str = "aurora-identity"

@@ -230,6 +230,11 @@ def run_relay(settings: ServiceSettings, schema: str, streams: Sequence[str]) ->
 def _configure(settings: ServiceSettings, role: str) -> None:
     name = f"{settings.service_name}-{role}"
     configure_logging(name, settings.log_level, json_output=settings.log_json)
+    port = settings.worker_metrics_port if role == "worker" else settings.relay_metrics_port
+    if port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=settings.metrics_host)
 
 
 def migrations_path(package_file: str) -> Path:
