@@ -172,15 +172,16 @@ def run_worker(
 ) -> None:
     _configure(settings, "worker")
 
-    async def main() -> None:
+    async def main() -> bool:
         runtime = Runtime.open(settings, pre_ping=False)
         try:
             consumers = build_consumers(runtime, inbox, subscriptions())
-            await run_until_stopped([c.run for c in consumers])
+            return await run_until_stopped([c.run for c in consumers])
         finally:
             await runtime.close()
 
-    asyncio.run(main())
+    if not asyncio.run(main()):
+        raise SystemExit(1)
 
 
 def relay_components(runtime: Runtime, schema: str, streams: Sequence[str]) -> list[Component]:
@@ -217,14 +218,15 @@ def relay_components(runtime: Runtime, schema: str, streams: Sequence[str]) -> l
 def run_relay(settings: ServiceSettings, schema: str, streams: Sequence[str]) -> None:
     _configure(settings, "relay")
 
-    async def main() -> None:
+    async def main() -> bool:
         runtime = Runtime.open(settings, pre_ping=False)
         try:
-            await run_until_stopped(relay_components(runtime, schema, streams))
+            return await run_until_stopped(relay_components(runtime, schema, streams))
         finally:
             await runtime.close()
 
-    asyncio.run(main())
+    if not asyncio.run(main()):
+        raise SystemExit(1)
 
 
 def _configure(settings: ServiceSettings, role: str) -> None:

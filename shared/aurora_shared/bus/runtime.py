@@ -24,8 +24,16 @@ log = logging.getLogger("aurora.bus.runtime")
 Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-def make_redis(url: str) -> Redis:
-    client: Redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+def make_redis(url: str, *, socket_timeout_s: float = 10.0) -> Redis:
+    """A Redis that stops answering (a partition, not a refusal) must not block a relay
+    or consumer forever; the timeout sits well above the consumers' blocking reads."""
+    client: Redis = Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=5.0,
+    )
     return client
 
 
@@ -66,23 +74,45 @@ def maintenance_components(
     ]
 
 
-async def run_until_stopped(components: Sequence[Component]) -> None:
-    """Run components until SIGINT/SIGTERM, then let each finish its current step."""
+async def run_until_stopped(components: Sequence[Component]) -> bool:
+    """Run components until SIGINT/SIGTERM, then let each finish its current step.
+
+    Returns False when a component crashed, so the process can exit non-zero and a
+    supervisor that restarts failed processes restarts it.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _supervise(components, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _supervise(components: Sequence[Component], stop: asyncio.Event) -> bool:
     tasks: list[asyncio.Task[None]] = [asyncio.create_task(c(stop)) for c in components]
     done, _ = await asyncio.wait(
         [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
     )
+    crashed = False
     for task in done:
         if task in tasks and task.exception() is not None:
+            crashed = True
             log.error("component crashed", exc_info=task.exception())
+        elif task in tasks and not stop.is_set():
+            crashed = True
+            log.error("component returned before stop was requested")
     stop.set()
     finished, pending = await asyncio.wait(tasks, timeout=10)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-    del finished
+    for task in finished:
+        if not task.cancelled() and task.exception() is not None and not crashed:
+            crashed = True
+            log.error("component failed while stopping", exc_info=task.exception())
+    return not crashed
