@@ -67,6 +67,8 @@ def run(options: RunOptions) -> int:
             supervisor.spawn(f"{name}-relay", python_module(module, "relay"))
             if spec.has_consumers():
                 supervisor.spawn(f"{name}-worker", python_module(module, "worker"))
+            if spec.tasks is not None:
+                supervisor.spawn(f"{name}-tasks", python_module(module, "tasks"))
         _start_gateway(supervisor, options, ports)
         supervisor.wait_http_ok(
             {

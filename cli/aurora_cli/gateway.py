@@ -29,10 +29,10 @@ SERVICES: Final = ("identity", "ingest", "dedup", "analytics")
 # in its last segment) routes only itself; any other routes the exact path and its
 # subtree (so "/timeline" does not also catch "/timelines").
 _PUBLIC_PREFIXES: Final[Mapping[str, tuple[str, ...]]] = {
-    "identity": ("/auth/", "/users/", "/grants/", "/audit/", "/.well-known/"),
-    "ingest": ("/connections/", "/webhooks/", "/uploads/", "/records/", "/manual/"),
-    "dedup": ("/timeline", "/priorities/"),
-    "analytics": ("/analytics/",),
+    "identity": ("/auth", "/users", "/grants", "/audit", "/.well-known/"),
+    "ingest": ("/connections", "/webhooks", "/uploads", "/records", "/manual"),
+    "dedup": ("/timeline", "/priorities"),
+    "analytics": ("/analytics",),
 }
 
 
@@ -53,11 +53,11 @@ ROUTES: Final[Mapping[str, str]] = MappingProxyType(_build_routes())
 # only uploads (multi-GB activity archives) get a large bound.
 DEFAULT_BODY_LIMIT_KEY: Final = "default"
 DEFAULT_BODY_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
-    {DEFAULT_BODY_LIMIT_KEY: "1m", "/uploads/": "10g"}
+    {DEFAULT_BODY_LIMIT_KEY: "1m", "/uploads": "10g"}
 )
 # Routes whose bodies must reach the service as they arrive instead of being
 # spooled to the gateway's disk first (large uploads, signature-checked webhooks).
-UNBUFFERED_PREFIXES: Final = frozenset({"/uploads/", "/webhooks/"})
+UNBUFFERED_PREFIXES: Final = frozenset({"/uploads", "/webhooks"})
 UPLOAD_TIMEOUT: Final = "300s"
 
 # The request id is attacker-controlled and lands in every log line and event of

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         ("serve", "run one service's HTTP API"),
         ("worker", "run one service's stream consumers"),
         ("relay", "run one service's outbox relay, reconciler and trimming"),
+        ("tasks", "run one service's scheduled jobs (arq), where it has any"),
     ):
         p = sub.add_parser(role, help=text)
         p.add_argument("service", choices=SERVICES)
@@ -77,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "relay":
         load_spec(args.service).relay()
+        return 0
+    if args.command == "tasks":
+        spec = load_spec(args.service)
+        if spec.tasks is None:
+            print(f"{args.service} has no scheduled jobs", file=sys.stderr)
+            return 2
+        spec.tasks()
         return 0
     if args.command == "gateway":
         return _gateway(args.host, args.port)

@@ -18,4 +18,5 @@ def load_spec(name: str) -> ServiceSpec:
 
 
 def produced_streams() -> list[str]:
-    return [stream for name in SERVICES for stream in load_spec(name).produces]
+    """Every stream some service writes, once each (several services write audit.events)."""
+    return list(dict.fromkeys(s for name in SERVICES for s in load_spec(name).produces))

@@ -38,6 +38,7 @@ from aurora_cli.gateway import (
     render_compose_nginx_config,
     render_nginx_config,
 )
+from aurora_cli.services import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_CONF = REPO / "deploy" / "nginx" / "nginx.conf"
@@ -46,14 +47,14 @@ DESIGN_CANDIDATES = (REPO.parent / "shared" / "DESIGN.md", REPO / "DESIGN.md")
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 # What DESIGN.md §1 lists, plus the docs/openapi routes each service exposes.
 DESIGN_PREFIXES = {
-    "identity": ["/auth/", "/users/", "/grants/", "/audit/", "/.well-known/"],
-    "ingest": ["/connections/", "/webhooks/", "/uploads/", "/records/", "/manual/"],
-    "dedup": ["/timeline", "/priorities/"],
-    "analytics": ["/analytics/"],
+    "identity": ["/auth", "/users", "/grants", "/audit", "/.well-known/"],
+    "ingest": ["/connections", "/webhooks", "/uploads", "/records", "/manual"],
+    "dedup": ["/timeline", "/priorities"],
+    "analytics": ["/analytics"],
 }
 SMALL_LIMIT = "64k"
 UPLOAD_LIMIT = "4m"
-LIMITS = {"default": SMALL_LIMIT, "/uploads/": UPLOAD_LIMIT}
+LIMITS = {"default": SMALL_LIMIT, "/uploads": UPLOAD_LIMIT}
 
 
 # ---------------------------------------------------------------- static checks
@@ -92,7 +93,7 @@ def test_design_md_routes_are_all_in_routes() -> None:
 
 
 def test_unrouted_paths() -> None:
-    for path in ["/", "/metrics", "/auth", "/timelines", "/docs", "/openapi.json", "/docs/x"]:
+    for path in ["/", "/metrics", "/authx", "/timelines", "/docs", "/openapi.json", "/docs/x"]:
         assert match_route(path) is None, path
     assert match_route("/timeline") == "dedup"
     assert match_route("/openapi/dedup.json/x") is None
@@ -108,12 +109,12 @@ def test_render_rejects_unsafe_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="host:port"):
         render_nginx_config({**upstreams, "dedup": "x:1; evil"}, 8080, tmp_path)
     with pytest.raises(ValueError, match="nginx size"):
-        render_nginx_config(upstreams, 8080, tmp_path, {"/uploads/": "lots"})
+        render_nginx_config(upstreams, 8080, tmp_path, {"/uploads": "lots"})
     with pytest.raises(ValueError, match="not a routed prefix"):
         render_nginx_config(upstreams, 8080, tmp_path, {"/nope/": "1m"})
     with pytest.raises(ValueError, match="unusable"):
         render_nginx_config(upstreams, 8080, tmp_path / "a b")
-    unlimited = render_nginx_config(upstreams, 8080, tmp_path, {"/uploads/": "0"})
+    unlimited = render_nginx_config(upstreams, 8080, tmp_path, {"/uploads": "0"})
     assert "client_max_body_size 0;" in unlimited
 
 
@@ -125,11 +126,15 @@ def test_compose_file_matches_the_gateway() -> None:
         host, port = upstream.split(":")
         assert services[host]["command"][:3] == ["aurora", "serve", host]
         assert port in services[host]["command"]
-    expected = {"postgres", "redis", "migrate", "gateway", "identity", "identity-relay"}
-    for service in ("ingest", "dedup", "analytics"):
-        expected |= {service, f"{service}-worker", f"{service}-relay"}
+    # Every service gets an api and a relay, and a worker exactly when it consumes streams.
+    expected = {"postgres", "redis", "migrate", "gateway"}
+    for service in SERVICES:
+        expected |= {service, f"{service}-relay"}
+        if load_spec(service).has_consumers():
+            expected.add(f"{service}-worker")
+        if load_spec(service).tasks is not None:
+            expected.add(f"{service}-tasks")
     assert set(services) == expected
-    assert "identity-worker" not in services
     gateway = services["gateway"]
     assert any(v.startswith("./deploy/nginx/nginx.conf:") for v in gateway["volumes"])
     assert "8080:8080" in gateway["ports"]
@@ -326,7 +331,7 @@ def check_gateway(base: str) -> None:
         response = client.get("/timeline", headers={"X-Request-ID": "no spaces {allowed}"})
         assert GENERATED_ID.match(response.json()["request_id"])
 
-        for path in ["/metrics", "/nope", "/auth", "/timelines", "/openapi.json"]:
+        for path in ["/metrics", "/nope", "/authx", "/timelines", "/openapi.json"]:
             response = client.get(path, headers={"X-Request-ID": "rid-404"})
             assert response.status_code == 404, path
             assert response.headers["content-type"].startswith("application/problem+json")
