@@ -5,6 +5,7 @@ an `alg=none` token, an HS256 token "signed" with the public key, a token
 without `exp` or `aud`, or one from another issuer never verifies (checklist
 item 23). Keys come from identity's JWKS and are cached; an unknown `kid`
 triggers at most one refetch per cooldown, so forged kids cannot hammer identity.
+`current_principal` then asks the revocation cache (aurora_shared.revocation).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import httpx
 import jwt
 from fastapi import Request
 from jwt import PyJWK
+from redis.asyncio import Redis
 
 from aurora_shared.errors import ProblemError
+from aurora_shared.revocation import check_not_revoked
 
 ALGORITHMS = ["EdDSA"]
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "iss"]
@@ -130,6 +133,13 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency; the verifier is put on app.state by the service factory."""
+    """FastAPI dependency; the verifier is put on app.state by the service factory.
+
+    A valid signature is not enough: the token may have been revoked (logout, deleted
+    or deactivated user), which the Redis revocation cache says (or 503 if it cannot).
+    """
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(bearer_token(request))
+    principal = await verifier.verify(bearer_token(request))
+    redis: Redis = request.app.state.runtime.redis
+    await check_not_revoked(redis, principal.user_id, principal.claims)
+    return principal

@@ -35,6 +35,8 @@ class BusSettings(BaseSettings):
 
     relay_batch_size: int = Field(500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(1.0, gt=0)
+    # Wait this long after a NOTIFY before reading the outbox (see OutboxRelay.run).
+    relay_linger_ms: int = Field(10, ge=0, le=1000)
     consumer_batch_size: int = Field(200, ge=1, le=10_000)
     consumer_block_ms: int = Field(1000, ge=1)
     claim_min_idle_ms: int = Field(30_000, ge=10)

@@ -14,13 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from redis.asyncio import Redis
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from aurora_shared.auth import JwksClient, KeySource, TokenVerifier
+from aurora_shared.auth import JwksClient, KeySource, TokenVerifier, current_principal
 from aurora_shared.bus.consumer import Handler, StreamConsumer
 from aurora_shared.bus.reconciler import OutboxReconciler
 from aurora_shared.bus.relay import OutboxRelay
@@ -32,7 +34,7 @@ from aurora_shared.bus.runtime import (
 )
 from aurora_shared.config import ServiceSettings
 from aurora_shared.db import make_engine, make_sessionmaker
-from aurora_shared.errors import install_problem_handlers, problem_response
+from aurora_shared.errors import document_problems, install_problem_handlers, problem_response
 from aurora_shared.logging import RequestIdMiddleware, configure_logging
 from aurora_shared.metrics import install_metrics
 
@@ -88,6 +90,52 @@ def _readiness_route(app: FastAPI) -> None:
         return {"status": "ok"}
 
 
+def needs_principal(dependant: Dependant | None) -> bool:
+    """Whether `current_principal` is anywhere in a route's dependency tree."""
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        node = stack.pop()
+        if node.call is current_principal:
+            return True
+        stack.extend(node.dependencies)
+    return False
+
+
+def _protected_routes(app: FastAPI) -> list[Any]:
+    """FastAPI >= 0.16x keeps included routers nested in `app.routes`; flatten them."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI flattens on include_router
+        routes: Any = app.routes
+    else:
+        routes = iter_route_contexts(app.routes)
+    return [r for r in routes if needs_principal(getattr(r, "dependant", None))]
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            protected = {(m, r.path) for r in _protected_routes(app) for m in r.methods or ()}
+            document_problems(generate(), protected)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _authenticate_if_protected(app: FastAPI) -> Callable[[Request], Awaitable[None]]:
+    """FastAPI reads the body before any dependency, so a malformed body on a protected
+    route would answer 422 to anyone; the problem handlers authenticate first."""
+
+    async def authenticate(request: Request) -> None:
+        route = request.scope.get("route")
+        if any(getattr(r, "original_route", r) is route for r in _protected_routes(app)):
+            await current_principal(request)
+
+    return authenticate
+
+
 def build_app(
     settings: ServiceSettings,
     *,
@@ -125,12 +173,13 @@ def build_app(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, authenticate_first=_authenticate_if_protected(app))
     install_metrics(app, name)
     app.add_middleware(RequestIdMiddleware)
     _readiness_route(app)
     for router in routers:
         app.include_router(router)
+    _document_problems(app)
     return app
 
 
@@ -194,6 +243,7 @@ def relay_components(runtime: Runtime, schema: str, streams: Sequence[str]) -> l
         service=settings.service_name,
         batch_size=bus.relay_batch_size,
         poll_interval_s=bus.relay_poll_interval_s,
+        linger_s=bus.relay_linger_ms / 1000,
     )
     reconciler = OutboxReconciler(
         runtime.engine,
@@ -215,13 +265,25 @@ def relay_components(runtime: Runtime, schema: str, streams: Sequence[str]) -> l
     ]
 
 
-def run_relay(settings: ServiceSettings, schema: str, streams: Sequence[str]) -> None:
+ExtraComponents = Callable[[Runtime], Sequence[Component]]
+
+
+def run_relay(
+    settings: ServiceSettings,
+    schema: str,
+    streams: Sequence[str],
+    extra_components: ExtraComponents | None = None,
+) -> None:
+    """`extra_components`: a service's own periodic duties, supervised with the relay's."""
     _configure(settings, "relay")
 
     async def main() -> bool:
         runtime = Runtime.open(settings, pre_ping=False)
         try:
-            return await run_until_stopped(relay_components(runtime, schema, streams))
+            components = relay_components(runtime, schema, streams)
+            if extra_components is not None:
+                components.extend(extra_components(runtime))
+            return await run_until_stopped(components)
         finally:
             await runtime.close()
 
@@ -256,6 +318,10 @@ class ServiceSpec:
     subscriptions: Callable[[], Sequence[Subscription]]
     migrations: Path
     default_port: int
+    # Run by the relay process next to the relay, reconciler and trimming.
+    relay_extras: ExtraComponents | None = None
+    # The `tasks` role (scheduled jobs, e.g. an arq worker), for services that have one.
+    tasks: Callable[[], None] | None = None
 
     def has_consumers(self) -> bool:
         return bool(self.subscriptions())
@@ -279,7 +345,7 @@ class ServiceSpec:
         run_worker(self.settings(), self.inbox, self.subscriptions)
 
     def relay(self) -> None:
-        run_relay(self.settings(), self.schema, self.produces)
+        run_relay(self.settings(), self.schema, self.produces, self.relay_extras)
 
     def migrate(self, database_url: str | None = None) -> None:
         from aurora_shared.migrations import upgrade
@@ -288,7 +354,7 @@ class ServiceSpec:
 
 
 def service_cli(spec: ServiceSpec, argv: Sequence[str]) -> None:
-    """`python -m aurora_<svc> serve|worker|relay|migrate`, as the containers run it."""
+    """`python -m aurora_<svc> serve|worker|relay|migrate[|tasks]`, as the containers run it."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=f"aurora-{spec.name}")
@@ -299,8 +365,12 @@ def service_cli(spec: ServiceSpec, argv: Sequence[str]) -> None:
     sub.add_parser("worker", help="run the stream consumers")
     sub.add_parser("relay", help="run the outbox relay, reconciler and trimming")
     sub.add_parser("migrate", help="upgrade this service's schema to head")
+    if spec.tasks is not None:
+        sub.add_parser("tasks", help="run the scheduled jobs")
     args = parser.parse_args(list(argv))
-    if args.role == "serve":
+    if args.role == "tasks" and spec.tasks is not None:
+        spec.tasks()
+    elif args.role == "serve":
         spec.serve(args.host, args.port)
     elif args.role == "worker":
         spec.worker()

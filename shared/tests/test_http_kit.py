@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+from redis.asyncio import Redis
 
 from aurora_shared.auth import Principal, current_principal
 from aurora_shared.config import ServiceSettings
@@ -54,8 +55,9 @@ def _router() -> APIRouter:
 
 @pytest.fixture
 async def client(
-    database_url: str, redis_url: str
+    database_url: str, redis_url: str, redis: Redis
 ) -> AsyncIterator[tuple[httpx.AsyncClient, TestIssuer]]:
+    """`redis`: the flushed test Redis with the revocation cache marked ready."""
     issuer = TestIssuer()
     settings = ServiceSettings(service_name="kit", database_url=database_url, redis_url=redis_url)
     app = build_app(

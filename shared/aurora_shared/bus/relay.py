@@ -40,6 +40,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        linger_s: float = 0.0,
     ) -> None:
         self.engine = engine
         self.redis = redis
@@ -47,6 +48,7 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._select = text(
             f"SELECT id, event_id::text AS event_id, stream, event_type, envelope "
@@ -110,6 +112,11 @@ class OutboxRelay:
                 if published >= self.batch_size:
                     continue
                 await _wait_any(stop, self._wake, self.poll_interval_s)
+                if self.linger_s and self._wake.is_set():
+                    # Woken by one commit: let the commits right behind it join the batch.
+                    # Events trickling in one per transaction otherwise cost a whole
+                    # relay transaction (and a consumer transaction) each.
+                    await _sleep_or_stop(stop, self.linger_s)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

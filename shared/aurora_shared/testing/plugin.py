@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from aurora_shared.bus.runtime import make_redis
 from aurora_shared.config import asyncpg_url
 from aurora_shared.db import make_engine, make_sessionmaker
+from aurora_shared.revocation import READY_KEY
 from aurora_shared.service import ServiceSpec
 from aurora_shared.testing.service import truncate_schema
 from aurora_shared.testing.tokens import TestIssuer
@@ -84,8 +85,11 @@ def redis_url(server_urls: tuple[str, str]) -> str:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """The flushed test Redis, with the revocation cache marked complete (nothing revoked),
+    as identity leaves it after seeding; tests of a lost cache delete READY_KEY."""
     client = make_redis(redis_url)
     await client.flushdb()
+    await client.set(READY_KEY, "1")
     try:
         yield client
     finally:

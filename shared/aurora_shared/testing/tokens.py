@@ -32,8 +32,16 @@ class TestIssuer:
         return StaticKeys(self.jwks)
 
     def mint(
-        self, user_id: uuid.UUID, role: str = "athlete", ttl_s: int = 900, **overrides: Any
+        self,
+        user_id: uuid.UUID,
+        role: str = "athlete",
+        ttl_s: int = 900,
+        *,
+        sid: uuid.UUID | str | None = None,
+        **overrides: Any,
     ) -> str:
+        """`sid` names a session as identity's login does; without it only the user's
+        revocation cutoff applies to the token."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "sub": str(user_id),
@@ -44,9 +52,13 @@ class TestIssuer:
             "exp": now + ttl_s,
             "jti": uuid.uuid4().hex,
         }
+        if sid is not None:
+            claims["sid"] = str(sid)
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
-    def headers(self, user_id: uuid.UUID, role: str = "athlete") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.mint(user_id, role)}"}
+    def headers(
+        self, user_id: uuid.UUID, role: str = "athlete", *, sid: uuid.UUID | str | None = None
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mint(user_id, role, sid=sid)}"}
