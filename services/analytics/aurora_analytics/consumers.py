@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
+from redis.asyncio import Redis
+
+from aurora_analytics.accounts import service as accounts
+from aurora_analytics.config import get_settings
 from aurora_analytics.workouts import service
 from aurora_analytics.workouts.events import (
     TIMELINE_STREAM,
     WORKOUT_RESOLVED,
     WORKOUT_UNRESOLVED,
 )
+from aurora_shared.accounts import IDENTITY_STREAM
+from aurora_shared.bus.erasure import redis_opener
 from aurora_shared.service import Subscription
+
+
+def _open_redis() -> AbstractAsyncContextManager[Redis]:
+    # Settings are read when a purge runs, not when the subscriptions are listed.
+    return redis_opener(get_settings().redis_url)()
 
 
 def subscriptions() -> list[Subscription]:
@@ -19,5 +32,6 @@ def subscriptions() -> list[Subscription]:
                 WORKOUT_RESOLVED: service.apply_resolved,
                 WORKOUT_UNRESOLVED: service.apply_unresolved,
             },
-        )
+        ),
+        Subscription(IDENTITY_STREAM, accounts.handlers(_open_redis)),
     ]

@@ -7,6 +7,7 @@ import sys
 from aurora_analytics.config import get_settings
 from aurora_analytics.consumers import subscriptions
 from aurora_analytics.db import BUS, SCHEMA, STREAM
+from aurora_shared.access import AUDIT_STREAM
 from aurora_shared.service import ServiceSpec, migrations_path, service_cli
 
 SPEC = ServiceSpec(
@@ -15,7 +16,7 @@ SPEC = ServiceSpec(
     app_factory="aurora_analytics.app:create_app",
     settings=get_settings,
     inbox=BUS.inbox,
-    produces=[STREAM],
+    produces=[STREAM, AUDIT_STREAM],
     subscriptions=subscriptions,
     migrations=migrations_path(__file__),
     default_port=8104,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from aurora_dedup.accounts.endpoints import router as accounts_router
 from aurora_dedup.config import DedupSettings, get_settings
 from aurora_dedup.timeline.endpoints import router as timeline_router
 from aurora_shared.auth import KeySource
@@ -17,6 +18,6 @@ def create_app(
         settings or get_settings(),
         title="Aurora dedup",
         description="The dedup service of Aurora.",
-        routers=[timeline_router],
+        routers=[accounts_router, timeline_router],
         key_source=key_source,
     )

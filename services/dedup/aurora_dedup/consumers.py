@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
+from redis.asyncio import Redis
+
+from aurora_dedup.accounts import service as accounts
+from aurora_dedup.config import get_settings
 from aurora_dedup.timeline import service
 from aurora_dedup.timeline.events import INGEST_STREAM, WORKOUT_INGESTED, WORKOUT_REMOVED
+from aurora_shared.accounts import IDENTITY_STREAM
+from aurora_shared.bus.erasure import redis_opener
 from aurora_shared.service import Subscription
+
+
+def _open_redis() -> AbstractAsyncContextManager[Redis]:
+    # Settings are read when a purge runs, not when the subscriptions are listed.
+    return redis_opener(get_settings().redis_url)()
 
 
 def subscriptions() -> list[Subscription]:
@@ -15,5 +28,6 @@ def subscriptions() -> list[Subscription]:
                 WORKOUT_INGESTED: service.apply_ingested,
                 WORKOUT_REMOVED: service.apply_removed,
             },
-        )
+        ),
+        Subscription(IDENTITY_STREAM, accounts.handlers(_open_redis)),
     ]

@@ -1,6 +1,7 @@
 """Imports every ORM module so alembic and the metadata see all tables."""
 
+from aurora_ingest.accounts.models import ACCOUNTS
 from aurora_ingest.db import BUS, Base
 from aurora_ingest.records.models import Record
 
-__all__ = ["BUS", "Base", "Record"]
+__all__ = ["ACCOUNTS", "BUS", "Base", "Record"]

@@ -8,9 +8,11 @@ from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_analytics.accounts.orm import MIRROR
 from aurora_analytics.workouts import repository
 from aurora_analytics.workouts.events import WorkoutResolved, WorkoutUnresolved
 from aurora_analytics.workouts.schemas import WorkoutItem, WorkoutPage
+from aurora_shared.accounts import user_lock
 from aurora_shared.bus.envelope import Envelope
 
 log = logging.getLogger("aurora.analytics.workouts")
@@ -28,9 +30,27 @@ def _identity(event: Envelope) -> tuple[uuid.UUID, dict[str, object]]:
     return event.user_id, repository.version(at, event.id)
 
 
+async def _user_gone(session: AsyncSession, user_id: uuid.UUID, event: Envelope) -> bool:
+    """A deleted or erased user's events are dropped: the service no longer serves them.
+
+    The shared user lock makes a purge (which holds it exclusively) wait for this
+    transaction, and makes this one, if it comes second, see the erasure.
+    """
+    await user_lock(session, user_id, exclusive=False)
+    if not await MIRROR.is_blocked(session, user_id):
+        return False
+    log.info(
+        "event of a deleted user dropped",
+        extra={"event_id": str(event.id), "event_type": event.type},
+    )
+    return True
+
+
 async def apply_resolved(session: AsyncSession, event: Envelope) -> None:
     user_id, version = _identity(event)
     payload = WorkoutResolved.model_validate(event.payload)
+    if await _user_gone(session, user_id, event):
+        return
     applied = await repository.upsert_if_newer(
         session,
         {
@@ -52,6 +72,8 @@ async def apply_resolved(session: AsyncSession, event: Envelope) -> None:
 async def apply_unresolved(session: AsyncSession, event: Envelope) -> None:
     user_id, version = _identity(event)
     payload = WorkoutUnresolved.model_validate(event.payload)
+    if await _user_gone(session, user_id, event):
+        return
     applied = await repository.upsert_if_newer(
         session,
         {

@@ -124,7 +124,7 @@ async def test_any_delivery_order_ends_in_the_newest_state(
 async def test_through_a_real_stream_consumer_with_its_inbox(
     sessions: Sessions, redis: Redis
 ) -> None:
-    (subscription,) = subscriptions()
+    (subscription,) = [s for s in subscriptions() if s.stream == "dedup.timeline"]
     assert subscription.stream == "dedup.timeline"
     consumer = StreamConsumer(
         redis=redis,

@@ -1,4 +1,8 @@
-"""`/timeline`: the user's canonical workouts, newest first, each with its reasons."""
+"""`/timeline`: the user's canonical workouts, newest first, each with its reasons.
+
+`athlete_id` lets a coach (through an active grant) or an admin read an
+athlete's timeline; anyone else gets the 404 of an unknown athlete or workout.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,24 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_dedup.accounts.access import VIEWS, Caller
 from aurora_dedup.timeline import service
 from aurora_dedup.timeline.schemas import TimelineItem, TimelinePage
-from aurora_shared.auth import Principal, current_principal
 from aurora_shared.db import request_session
 from aurora_shared.errors import ProblemError
 
 router = APIRouter(prefix="/timeline", tags=["timeline"])
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+AthleteId = Annotated[
+    uuid.UUID | None, Query(description="whose timeline; default: the caller's own")
+]
 
 
 @router.get("", response_model=TimelinePage)
 async def list_timeline(
-    principal: PrincipalDep,
+    *,
+    principal: Caller,
     session: SessionDep,
     start_from: Annotated[
         AwareDatetime | None, Query(alias="from", description="workouts starting at or after")
@@ -32,17 +39,27 @@ async def list_timeline(
         AwareDatetime | None, Query(alias="to", description="workouts starting before")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    athlete_id: AthleteId = None,
 ) -> TimelinePage:
     """Canonical workouts starting in [from, to), newest first; each says why it looks so."""
     if start_from is not None and start_to is not None and start_to < start_from:
         raise ProblemError(422, "'to' is before 'from'")
+    owner = await VIEWS.owner(
+        session, principal, athlete_id, resource="/timeline", missing="athlete"
+    )
     return await service.timeline(
-        session, principal.user_id, start_from=start_from, start_to=start_to, limit=limit
+        session, owner, start_from=start_from, start_to=start_to, limit=limit
     )
 
 
 @router.get("/{canonical_id}", response_model=TimelineItem)
 async def get_timeline_item(
-    canonical_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    canonical_id: uuid.UUID,
+    principal: Caller,
+    session: SessionDep,
+    athlete_id: AthleteId = None,
 ) -> TimelineItem:
-    return await service.timeline_item(session, principal.user_id, canonical_id)
+    owner = await VIEWS.owner(
+        session, principal, athlete_id, resource=f"/timeline/{canonical_id}", missing="workout"
+    )
+    return await service.timeline_item(session, owner, canonical_id)

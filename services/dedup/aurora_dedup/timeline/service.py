@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.resolution.priority import recording_source
 from aurora_dedup.timeline import repository, resolver
 from aurora_dedup.timeline.events import WorkoutIngested, WorkoutRemoved
@@ -73,6 +74,21 @@ def _is_stale(row: SourceRecord, version: Version, event: Envelope) -> bool:
     return stale
 
 
+async def _user_gone(session: AsyncSession, user_id: uuid.UUID, event: Envelope) -> bool:
+    """A deleted or erased user's events are dropped: the service no longer serves them.
+
+    Asked under the user's lock, which a purge holds too, so an event cannot
+    slip in between a purge and its commit and bring the user's rows back.
+    """
+    if not await MIRROR.is_blocked(session, user_id):
+        return False
+    log.info(
+        "event of a deleted user dropped",
+        extra={"event_id": str(event.id), "event_type": event.type},
+    )
+    return True
+
+
 async def _existing(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -98,6 +114,8 @@ async def apply_ingested(session: AsyncSession, event: Envelope) -> None:
     payload = WorkoutIngested.model_validate(event.payload)
     version = _version(event, payload.revision)
     await repository.lock_user(session, user_id)
+    if await _user_gone(session, user_id, event):
+        return
     row = await _existing(session, user_id, payload.record_id, payload.source, payload.external_id)
     windows: list[Window] = []
     stale_canonicals: set[uuid.UUID] = set()
@@ -138,6 +156,8 @@ async def apply_removed(session: AsyncSession, event: Envelope) -> None:
     payload = WorkoutRemoved.model_validate(event.payload)
     version = _version(event, payload.revision)
     await repository.lock_user(session, user_id)
+    if await _user_gone(session, user_id, event):
+        return
     row = await _existing(session, user_id, payload.record_id, payload.source, payload.external_id)
     if row is None:
         row = SourceRecord(

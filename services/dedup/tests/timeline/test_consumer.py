@@ -273,7 +273,7 @@ async def test_the_database_refuses_a_primary_with_duplicate_of(sessions: Sessio
 async def test_through_a_real_stream_consumer_with_its_inbox(
     sessions: Sessions, redis: Redis
 ) -> None:
-    (subscription,) = subscriptions()
+    (subscription,) = [s for s in subscriptions() if s.stream == "ingest.records"]
     consumer = StreamConsumer(
         redis=redis,
         sessionmaker=sessions,

@@ -8,15 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_ingest.accounts.access import Caller
 from aurora_ingest.manual import service
 from aurora_ingest.manual.schemas import AcceptedOut, ManualWorkoutIn
-from aurora_shared.auth import Principal, current_principal
 from aurora_shared.db import request_session
 
 router = APIRouter(prefix="/manual", tags=["manual"])
 
 Session = Annotated[AsyncSession, Depends(request_session)]
-Caller = Annotated[Principal, Depends(current_principal)]
 
 
 @router.post("/workouts", status_code=202, response_model=AcceptedOut)

@@ -9,17 +9,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_ingest.accounts.access import Caller
 from aurora_ingest.records import service
 from aurora_ingest.records.rules import Kind
 from aurora_ingest.records.schemas import RecordOut, RecordPage
-from aurora_shared.auth import Principal, current_principal
 from aurora_shared.db import request_session
 from aurora_shared.errors import ProblemError
 
 router = APIRouter(prefix="/records", tags=["records"])
 
 Session = Annotated[AsyncSession, Depends(request_session)]
-Caller = Annotated[Principal, Depends(current_principal)]
 MAX_PAGE = 200
 
 

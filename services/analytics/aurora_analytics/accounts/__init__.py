@@ -1,0 +1,1 @@
+"""What analytics does with identity's decisions: blocked and erased users, grants, exports."""

@@ -1,0 +1,63 @@
+"""Analytics' handling of identity's events: block at once on deletion, erase on purge."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aurora_analytics.accounts import repository
+from aurora_analytics.accounts.orm import MIRROR
+from aurora_analytics.db import BUS, STREAM
+from aurora_analytics.workouts.schemas import WorkoutItem
+from aurora_shared.accounts import GRANT_CHANGED, USER_DELETED, USER_PURGED, UserPurged, user_lock
+from aurora_shared.bus.consumer import Handler
+from aurora_shared.bus.envelope import Envelope
+from aurora_shared.bus.erasure import RedisOpener, erase_user_events
+
+log = logging.getLogger("aurora.analytics.accounts")
+
+
+async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
+    """Every row naming the user, its outbox rows and its events on analytics' stream.
+
+    The exclusive user lock waits for timeline events being applied (they hold it
+    shared); those applied afterwards see the erasure log and are dropped.
+    """
+    await user_lock(session, user_id, exclusive=True)
+    workouts = await repository.erase_rows(session, user_id)
+    report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
+    await MIRROR.forget(session, user_id)
+    log.info(
+        "user purged",
+        extra={
+            "workouts": workouts,
+            "outbox_rows": report.outbox_rows,
+            "stream_entries": report.stream_entries,
+        },
+    )
+
+
+def handlers(open_redis: RedisOpener) -> dict[str, Handler]:
+    """The handlers of `identity.events`; `open_redis` gives the purge its Redis."""
+
+    async def on_user_purged(session: AsyncSession, event: Envelope) -> None:
+        payload = UserPurged.model_validate(event.payload)
+        async with open_redis() as redis:
+            await purge_user(session, redis, payload.user_id)
+
+    return {
+        USER_DELETED: MIRROR.on_user_deleted,
+        USER_PURGED: on_user_purged,
+        GRANT_CHANGED: MIRROR.on_grant_changed,
+    }
+
+
+async def exported_workouts(
+    session: AsyncSession, user_id: uuid.UUID
+) -> AsyncIterator[WorkoutItem]:
+    async for row in repository.live_workouts(session, user_id):
+        yield WorkoutItem.model_validate(row)

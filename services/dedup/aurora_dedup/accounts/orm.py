@@ -1,0 +1,9 @@
+"""Dedup's mirror of identity's decisions (tables declared once in aurora_shared.accounts)."""
+
+from __future__ import annotations
+
+from aurora_dedup.db import Base
+from aurora_shared.accounts import IdentityMirror, account_tables
+
+ACCOUNTS = account_tables(Base.metadata)
+MIRROR = IdentityMirror(ACCOUNTS)

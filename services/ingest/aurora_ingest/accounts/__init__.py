@@ -1,0 +1,1 @@
+"""What ingest does with identity's decisions: blocked and erased users, exports."""
