@@ -22,6 +22,31 @@ class IdentitySettings(ServiceSettings):
     access_token_ttl_s: int = Field(900, ge=60, le=3600)
     # Short, so that a newly published key reaches HTTP caches quickly.
     jwks_max_age_s: int = Field(300, ge=0, le=3600)
+    # Refresh tokens rotate on every use; each new one lives this long (a sliding session).
+    refresh_token_ttl_s: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
+    # How often identity's relay rewrites every unexpired revocation into Redis (seeding it
+    # after a Redis restart): the longest a cache entry lost in a race can stay lost.
+    revocation_sync_interval_s: float = Field(5.0, gt=0, le=300)
+    # Login throttling per account (checklist 27): after `login_max_failures` failures
+    # within the window, sign-in is refused for a back-off that doubles up to the cap.
+    login_max_failures: int = Field(10, ge=1, le=1000)
+    login_window_s: int = Field(900, ge=1, le=86_400)
+    login_backoff_base_s: int = Field(60, ge=1, le=86_400)
+    login_backoff_max_s: int = Field(900, ge=1, le=86_400)
+    # GDPR: how long a soft-deleted account waits before the purge job erases it.
+    erasure_grace_days: int = Field(30, ge=0, le=365)
+    purge_batch_size: int = Field(200, ge=1, le=10_000)
+    # Where `GET /users/me/export` collects the other services' parts of the archive.
+    export_interval_s: int = Field(86_400, ge=0)
+    export_sources: dict[str, str] = Field(
+        default_factory=lambda: {
+            "ingest": "http://127.0.0.1:8102/records/me/export",
+            "dedup": "http://127.0.0.1:8103/timeline/me/export",
+            "analytics": "http://127.0.0.1:8104/analytics/me/export",
+        }
+    )
+    export_timeout_s: float = Field(20.0, gt=0, le=300)
+    export_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
 @lru_cache

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from aurora_identity.audit.service import handle_audit_recorded
 from aurora_shared.service import Subscription
+
+AUDIT_STREAM = "audit.events"
 
 
 def subscriptions() -> list[Subscription]:
-    return []
+    # Any service writes `audit.recorded` through its own outbox; identity keeps the log.
+    return [Subscription(AUDIT_STREAM, {"audit.recorded": handle_audit_recorded})]

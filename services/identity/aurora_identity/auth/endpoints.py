@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.auth import service
 from aurora_identity.auth.schemas import JwksOut, LoginIn, RegisterIn, RegisterOut, TokenOut
 from aurora_identity.auth.service import AuthContext
+from aurora_identity.throttle.service import AttemptRefusedError
 from aurora_shared.db import request_session
 
 router = APIRouter(tags=["auth"])
@@ -32,9 +34,15 @@ async def register(body: RegisterIn, session: Session, ctx: Context) -> Register
 
 
 @router.post("/auth/login", response_model=TokenOut)
-async def login(body: LoginIn, session: Session, ctx: Context, response: Response) -> TokenOut:
+async def login(
+    body: LoginIn, session: Session, ctx: Context, request: Request, response: Response
+) -> TokenOut | JSONResponse:
     response.headers["Cache-Control"] = "no-store"
-    return await service.login(session, ctx, body.email, body.password)
+    try:
+        return await service.login(session, ctx, body.email, body.password)
+    except AttemptRefusedError as refused:
+        # Returned, not raised: the failure count must commit with this answer.
+        return refused.response(request.url.path)
 
 
 @router.get("/.well-known/jwks.json", response_model=JwksOut)

@@ -65,6 +65,37 @@ def public_jwk(key: SigningKey) -> dict[str, Any]:
     return {name: key.public_jwk[name] for name in allowed if name in key.public_jwk}
 
 
+# How long a KeyRing trusts its cached keys; a replica may keep signing with a key this
+# long after another replica retired it.
+KEY_CACHE_MAX_AGE_S = 300.0
+RETENTION_MARGIN_S = 60
+
+
+def key_retention_s(token_ttl_s: int) -> float:
+    """How long a retired key stays published: until every token it signed has expired,
+    including those signed by replicas that had not yet noticed the rotation."""
+    return token_ttl_s + KEY_CACHE_MAX_AGE_S + RETENTION_MARGIN_S
+
+
+def published_since(token_ttl_s: int) -> datetime:
+    """Keys retired before this instant have no unexpired token left: unpublished."""
+    return datetime.now(UTC) - timedelta(seconds=key_retention_s(token_ttl_s))
+
+
+async def rotate_key(session: AsyncSession) -> str:
+    """Retires the active key(s) and creates the new signing key; returns its kid.
+
+    The retired key stays in the JWKS (and keeps verifying) for `key_retention_s`.
+    """
+    await repository.lock_signing_keys(session)
+    await repository.retire_active_keys(session, datetime.now(UTC))
+    new = generate_key()
+    await repository.add_key(
+        session, kid=new.kid, private_pem=new.private_pem, public_jwk=new.public_jwk
+    )
+    return new.kid
+
+
 def load_private_key(pem: str) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
@@ -81,7 +112,11 @@ class KeyRing:
     """
 
     def __init__(
-        self, *, token_ttl_s: int, refresh_cooldown_s: float = 5.0, max_age_s: float = 300.0
+        self,
+        *,
+        token_ttl_s: int,
+        refresh_cooldown_s: float = 5.0,
+        max_age_s: float = KEY_CACHE_MAX_AGE_S,
     ) -> None:
         self.token_ttl_s = token_ttl_s
         self.refresh_cooldown_s = refresh_cooldown_s
@@ -114,6 +149,10 @@ class KeyRing:
         async with self._lock:
             await self._refresh()
 
+    def invalidate(self) -> None:
+        """Reload from the table on next use (this replica just rotated the keys)."""
+        self._fetched_at = float("-inf")
+
     async def signer(self) -> ActiveKey:
         if self._active is None or self._stale():
             async with self._lock:
@@ -142,7 +181,7 @@ class KeyRing:
 
     async def _refresh(self) -> None:
         self._fetched_at = time.monotonic()
-        retired_after = datetime.now(UTC) - timedelta(seconds=self.token_ttl_s)
+        retired_after = published_since(self.token_ttl_s)
         async with self._sessionmaker()() as session:
             active = await repository.active_key(session)
             published = await repository.published_keys(session, retired_after)

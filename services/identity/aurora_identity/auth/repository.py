@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.auth.models import SigningKey
@@ -36,6 +36,12 @@ async def add_key(
     session.add(key)
     await session.flush()
     return key
+
+
+async def retire_active_keys(session: AsyncSession, now: datetime) -> None:
+    await session.execute(
+        update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
+    )
 
 
 async def published_keys(session: AsyncSession, retired_after: datetime) -> Sequence[SigningKey]:

@@ -53,6 +53,10 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
+    # Opaque, single use: POST /auth/refresh rotates it (the session is the access
+    # token's `sid`); presenting a used one again revokes the whole session.
+    refresh_token: str
+    refresh_expires_in: int
 
 
 class JwkOut(BaseModel):

@@ -11,9 +11,16 @@ from aurora_identity.auth.keys import ActiveKey
 
 
 def access_claims(
-    *, user_id: uuid.UUID, role: str, issuer: str, audience: str, now: int, ttl_s: int
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    issuer: str,
+    audience: str,
+    now: int,
+    ttl_s: int,
+    sid: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    return {
+    claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,
         "iss": issuer,
@@ -23,6 +30,10 @@ def access_claims(
         # A unique id per token, so a later revocation list can name one token.
         "jti": uuid.uuid4().hex,
     }
+    if sid is not None:
+        # The refresh-token family: logging out revokes every access token naming it.
+        claims["sid"] = str(sid)
+    return claims
 
 
 def sign(key: ActiveKey, claims: dict[str, Any]) -> str:

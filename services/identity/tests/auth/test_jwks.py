@@ -45,7 +45,8 @@ async def test_token_header_and_claims(client: httpx.AsyncClient, signup: Login)
         audience="aurora",
         issuer="aurora-identity",
     )
-    assert set(claims) == {"sub", "role", "iss", "aud", "iat", "exp", "jti"}
+    assert set(claims) == {"sub", "role", "iss", "aud", "iat", "exp", "jti", "sid"}
+    assert uuid.UUID(claims["sid"])  # the session: the refresh-token family
     assert claims["sub"] == me["id"]
     assert claims["role"] == "athlete"
     assert before <= claims["iat"] <= int(time.time())

@@ -20,7 +20,14 @@ async def test_login_returns_a_bearer_token(client: httpx.AsyncClient, signup: L
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
+    assert body["refresh_expires_in"] == 30 * 86_400
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     me = await client.get("/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})

@@ -20,12 +20,22 @@ async def test_me_returns_the_account_without_secrets(
     response = await client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"id", "email", "role", "display_name", "created_at"}
+    assert set(body) == {
+        "id",
+        "email",
+        "role",
+        "display_name",
+        "birth_date",
+        "sex",
+        "time_zone",
+        "created_at",
+    }
     row = await db.fetchrow("SELECT * FROM identity.users")
     assert body["id"] == str(row["id"])
     assert body["email"] == "mona@example.com"
     assert body["role"] == "athlete"
     assert body["display_name"] is None
+    assert body["birth_date"] is body["sex"] is body["time_zone"] is None
     assert datetime.fromisoformat(body["created_at"]) == row["created_at"]
     assert "argon2" not in response.text
 

@@ -1,0 +1,1 @@
+"""/admin/*: account administration, for admins only (checklist 40)."""

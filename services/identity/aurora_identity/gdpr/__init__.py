@@ -1,0 +1,1 @@
+"""GDPR rights of the account holder: erasure (soft delete, then purge) and export."""

@@ -1,0 +1,49 @@
+"""The hard-delete half of erasure: accounts past their grace period disappear.
+
+Only identity's own rows go; the audit log keeps its snapshots (no foreign key
+reaches it). Every other service erases its rows when `user.purged` arrives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aurora_identity.db import BUS, STREAM
+from aurora_identity.gdpr import repository
+from aurora_identity.throttle import service as throttle
+from aurora_identity.users import repository as users
+from aurora_shared.bus.envelope import new_event
+from aurora_shared.bus.outbox import enqueue
+
+
+async def purge_expired_accounts(
+    session: AsyncSession,
+    now: datetime,
+    grace: timedelta,
+    *,
+    limit: int = 200,
+    producer: str = "identity",
+) -> list[uuid.UUID]:
+    """Purge up to `limit` accounts soft-deleted at or before `now - grace`; returns their ids.
+
+    `user.purged` rides in the same transaction as the deletion, and the rows are
+    locked with SKIP LOCKED, so each user is announced exactly once even with
+    several purge runs at the same time.
+    """
+    expired = await users.lock_expired_deletions(session, now - grace, limit)
+    if not expired:
+        return []
+    ids = [user_id for user_id, _ in expired]
+    for _, email in expired:
+        await throttle.forget_email(session, email)
+    await repository.forget_exports(session, ids)
+    await users.hard_delete(session, ids)
+    events = [
+        new_event("user.purged", producer=producer, user_id=i, payload={"user_id": str(i)})
+        for i in ids
+    ]
+    await enqueue(session, BUS.outbox, STREAM, events)
+    return ids

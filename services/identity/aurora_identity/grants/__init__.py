@@ -1,0 +1,1 @@
+"""Coach grants: an athlete lets a coach see (and optionally plan) their training."""

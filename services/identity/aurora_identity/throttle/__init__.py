@@ -1,0 +1,1 @@
+"""Per-account sign-in throttling, kept in PostgreSQL so a Redis restart cannot reset it."""
