@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -42,10 +43,14 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def run(options: RunOptions) -> int:
     options.state_dir.mkdir(parents=True, exist_ok=True)
     servers: list[object] = []
-    signal.signal(signal.SIGTERM, _raise_stop)
+    # Installed explicitly: a shell starting us in the background ignores SIGINT,
+    # and an inherited "ignore" would make Ctrl-C / kill -INT do nothing.
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     supervisor: Supervisor | None = None
     try:
+        _require_free_ports(options)
         database_url, redis_url = _servers(options.state_dir, servers)
+        _write_env_file(options.state_dir, database_url, redis_url)
         for name in SERVICES:
             print(f"migrating {name} ...", flush=True)
             load_spec(name).migrate(database_url)
@@ -93,6 +98,8 @@ def run(options: RunOptions) -> int:
         for server in reversed(servers):
             with contextlib.suppress(Exception):
                 server.stop()  # type: ignore[attr-defined]
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         print("stopped.", flush=True)
 
 
@@ -115,6 +122,30 @@ def _servers(state_dir: Path, started: list[object]) -> tuple[str, str]:
         redis_url = redis_server.start()
         print(f"embedded Redis: {redis_url}", flush=True)
     return database_url, redis_url
+
+
+def _require_free_ports(options: RunOptions) -> None:
+    """Fail before starting anything: a second suite would otherwise answer our
+    readiness checks on a port it holds."""
+    wanted = {"gateway": options.gateway_port}
+    wanted |= {name: options.base_port + i for i, name in enumerate(SERVICES)}
+    for name, port in wanted.items():
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise RuntimeError(
+                    f"port {port} ({name}) is in use; is another `aurora run` up? "
+                    "Choose others with --port / --base-port."
+                ) from None
+
+
+def _write_env_file(state_dir: Path, database_url: str, redis_url: str) -> None:
+    """Operator commands (`aurora users`, `aurora dlq`) need the same servers:
+    `source .aurora/env` gives a second shell the URLs of the running suite."""
+    env_file = state_dir / "env"
+    env_file.write_text(f"export DATABASE_URL='{database_url}'\nexport REDIS_URL='{redis_url}'\n")
+    env_file.chmod(0o600)
 
 
 def _ensure_database(admin_url: str, name: str) -> str:
@@ -173,4 +204,5 @@ def _print_urls(port: int, supervisor: Supervisor) -> None:
     for name in SERVICES:
         print(f"  docs: {base}/docs/{name}", flush=True)
     print(f"  logs: {supervisor.log_dir}", flush=True)
+    print(f"  env:  source {supervisor.log_dir.parent / 'env'}  (for aurora users/dlq)", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

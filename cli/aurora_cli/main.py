@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8080)
 
+    users = sub.add_parser("users", help="operator commands on accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    set_role = users_sub.add_parser("set-role", help="give an account a role (first admin)")
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=["athlete", "coach", "admin"])
+
     dlq = sub.add_parser("dlq", help="inspect and replay dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     lst = dlq_sub.add_parser("list", help="list dead letters with their errors")
@@ -88,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "gateway":
         return _gateway(args.host, args.port)
+    if args.command == "users":
+        from aurora_cli.operator import set_role
+
+        return asyncio.run(set_role(args.email, args.role))
     return asyncio.run(_dlq(args))
 
 

@@ -191,6 +191,10 @@ def test_register_login_post_and_see_it_on_the_timeline(suite: Suite) -> None:
         missing = http.get("/no-such-prefix/x")
         assert missing.status_code == 404
 
+    # A second shell can reach the same servers for operator commands.
+    env_file = (suite.state_dir / "env").read_text()
+    assert "export DATABASE_URL=" in env_file and "export REDIS_URL=" in env_file
+
     # The request id followed the event into dedup's worker log.
     worker_log = (suite.state_dir / "logs" / "dedup-worker.log").read_text()
     assert request_id in worker_log or _any_log_contains(suite.state_dir, request_id, "dedup")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.config import IdentitySettings
 from aurora_identity.db import BUS, STREAM
 from aurora_identity.users import repository as users
@@ -34,8 +36,37 @@ async def change_role(
     target = await users.active_by_id(session, user_id, for_update=True)
     if target is None:
         raise NotFoundError("user")
+    await _apply_role(session, redis, settings, target, role)
+    return target
+
+
+async def operator_set_role(
+    session: AsyncSession, redis: Redis, settings: IdentitySettings, *, email: str, role: str
+) -> User:
+    """The operator's bootstrap (`aurora users set-role`): the first admin cannot be
+    made by an admin. Runs with shell access to the deployment, so it is audited as
+    the system rather than as a user."""
+    target = await users.active_by_email(session, email.strip().lower())
+    if target is None:
+        raise NotFoundError("user")
+    target = await users.active_by_id(session, target.id, for_update=True) or target
+    previous = target.role
+    await _apply_role(session, redis, settings, target, role)
+    await audit.record(
+        session,
+        action=actions.ROLE_CHANGED,
+        subject_user_id=target.id,
+        resource=f"user:{target.id}",
+        details={"from": previous, "to": role, "by": "operator"},
+    )
+    return target
+
+
+async def _apply_role(
+    session: AsyncSession, redis: Redis, settings: IdentitySettings, target: User, role: str
+) -> None:
     if target.role == role:
-        return target
+        return
     await users.set_role(session, target, role)
     # Tokens carry the role; the old ones must not keep the old role for 15 minutes.
     await revoke_tokens(
@@ -48,4 +79,3 @@ async def change_role(
         payload={"user_id": str(target.id), "role": role},
     )
     await enqueue(session, BUS.outbox, STREAM, event)
-    return target
