@@ -36,7 +36,7 @@ async def change_role(
     target = await users.active_by_id(session, user_id, for_update=True)
     if target is None:
         raise NotFoundError("user")
-    await _apply_role(session, redis, settings, target, role)
+    await _apply_role(session, redis, settings, target, role, by=admin)
     return target
 
 
@@ -50,24 +50,36 @@ async def operator_set_role(
     if target is None:
         raise NotFoundError("user")
     target = await users.active_by_id(session, target.id, for_update=True) or target
-    previous = target.role
-    await _apply_role(session, redis, settings, target, role)
-    await audit.record(
-        session,
-        action=actions.ROLE_CHANGED,
-        subject_user_id=target.id,
-        resource=f"user:{target.id}",
-        details={"from": previous, "to": role, "by": "operator"},
-    )
+    await _apply_role(session, redis, settings, target, role, by=None)
     return target
 
 
 async def _apply_role(
-    session: AsyncSession, redis: Redis, settings: IdentitySettings, target: User, role: str
+    session: AsyncSession,
+    redis: Redis,
+    settings: IdentitySettings,
+    target: User,
+    role: str,
+    *,
+    by: User | None,
 ) -> None:
+    """The one place a role changes, so its audit row is written once, by an admin
+    (`by`) or by the operator (None: the system). Setting the same role changes nothing
+    and records nothing."""
     if target.role == role:
         return
+    previous = target.role
     await users.set_role(session, target, role)
+    await audit.record(
+        session,
+        action=actions.ROLE_CHANGED,
+        actor_id=by.id if by else None,
+        actor_role=by.role if by else None,
+        actor_email=by.email if by else None,
+        subject_user_id=target.id,
+        resource=f"user:{target.id}",
+        details={"from": previous, "to": role, "by": "admin" if by else "operator"},
+    )
     # Tokens carry the role; the old ones must not keep the old role for 15 minutes.
     await revoke_tokens(
         session, redis, settings, target.id, datetime.now(UTC), reason="role_changed"

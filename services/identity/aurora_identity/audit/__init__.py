@@ -2,5 +2,5 @@
 
 Other identity code records with `aurora_identity.audit.service.record` (inside the
 request's transaction) or `record_now` (in a transaction of its own, for events that
-must outlive a rolled-back request, such as a failed login).
+must outlive a rolled-back request).
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 USER_REGISTERED = "user.registered"
 LOGIN_SUCCEEDED = "auth.login_succeeded"
-LOGIN_FAILED = "auth.login_failed"  # record_now: the failing request rolls back
+LOGIN_FAILED = "auth.login_failed"  # the refusal is returned, so its transaction commits
 LOGIN_THROTTLED = "auth.login_throttled"
 LOGOUT = "auth.logout"
 REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
@@ -17,6 +17,7 @@ USER_DEACTIVATED = "user.deactivated"
 USER_DELETED = "user.deleted"
 USER_PURGED = "user.purged"
 USER_EXPORTED = "user.exported"
+KEYS_ROTATED = "auth.keys_rotated"
 ADMIN_READ = "admin.read"  # an admin looked at someone else's data
 AUDIT_READ = "audit.read"
 

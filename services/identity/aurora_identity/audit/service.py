@@ -2,8 +2,8 @@
 
 `record` joins the caller's transaction, so an audited change and its audit row
 commit or roll back together. `record_now` commits on its own, for facts that must
-be kept although the request that produced them fails (a failed login answers 401,
-and the request's transaction is rolled back).
+be kept although the request that produced them raises and rolls back. (A refused
+login is not such a case: the endpoint returns the 401, so `record` commits with it.)
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.auth import repository
 from aurora_identity.auth.keys import KeyRing, public_jwk, published_since
 from aurora_identity.auth.passwords import Passwords
@@ -57,13 +59,43 @@ async def register(session: AsyncSession, ctx: AuthContext, email: str, password
             payload={"user_id": str(user_id), "role": SELF_REGISTERED_ROLE},
         )
         await enqueue(session, BUS.outbox, STREAM, event)
+        await audit.record(
+            session,
+            action=actions.USER_REGISTERED,
+            actor_id=user_id,
+            actor_role=SELF_REGISTERED_ROLE,
+            subject_user_id=user_id,
+            resource=f"user:{user_id}",
+        )
+
+
+async def _login_refused(
+    session: AsyncSession, user_id: uuid.UUID | None, reason: str
+) -> AttemptRefusedError:
+    """The audit row of a refused login. `record`, not `record_now`: the endpoint
+    returns the refusal (to commit the throttle count), so this row commits with it.
+    Neither the password nor the typed email goes in; the subject is the account when
+    the address belongs to one."""
+    await audit.record(
+        session,
+        action=actions.LOGIN_THROTTLED if reason == "throttled" else actions.LOGIN_FAILED,
+        actor_role=actions.ANONYMOUS_ROLE,
+        subject_user_id=user_id,
+        details={"reason": reason},
+    )
+    return invalid_credentials()
 
 
 async def login(session: AsyncSession, ctx: AuthContext, email: str, password: str) -> TokenOut:
     # Throttled per account before the password is tried, identically for unknown
     # addresses (checklist 27, 28); the endpoint commits the count despite the refusal.
     attempt = await throttle.begin_attempt(session, email, throttle.policy_of(ctx.settings))
-    attempt.check()
+    try:
+        attempt.check()
+    except AttemptRefusedError:
+        known = await users.active_by_email(session, email)
+        await _login_refused(session, known.id if known else None, "throttled")
+        raise
     # A revocation of the user after this instant (say a password change committing while
     # the old password is verified) refuses the session below.
     checked_from = datetime.now(UTC)
@@ -71,10 +103,10 @@ async def login(session: AsyncSession, ctx: AuthContext, email: str, password: s
     if user is None:
         await ctx.passwords.verify_dummy(password)
         await attempt.failed(session)
-        raise invalid_credentials()
+        raise await _login_refused(session, None, "unknown_account")
     if not await ctx.passwords.verify(user.password_hash, password):
         await attempt.failed(session)
-        raise invalid_credentials()
+        raise await _login_refused(session, user.id, "wrong_password")
     await attempt.succeeded(session)
     if ctx.passwords.needs_rehash(user.password_hash):
         await users.set_password_hash(session, user.id, await ctx.passwords.hash(password))
@@ -82,7 +114,14 @@ async def login(session: AsyncSession, ctx: AuthContext, email: str, password: s
         session, ctx.settings, ctx.keys, user.id, not_before=checked_from
     )
     if issued is None:
-        raise invalid_credentials()
+        raise await _login_refused(session, user.id, "revoked_meanwhile")
+    await audit.record(
+        session,
+        action=actions.LOGIN_SUCCEEDED,
+        actor_id=user.id,
+        actor_role=user.role,
+        subject_user_id=user.id,
+    )
     return issued
 
 

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.db import BUS, STREAM
 from aurora_identity.gdpr import repository
 from aurora_identity.throttle import service as throttle
@@ -37,8 +39,17 @@ async def purge_expired_accounts(
     if not expired:
         return []
     ids = [user_id for user_id, _ in expired]
-    for _, email in expired:
+    for user_id, email in expired:
         await throttle.forget_email(session, email)
+        # The email is given, not looked up: the row is about to go, the snapshot stays.
+        await audit.record(
+            session,
+            action=actions.USER_PURGED,
+            actor_role=actions.SYSTEM_ROLE,
+            subject_user_id=user_id,
+            subject_email=email,
+            resource=f"user:{user_id}",
+        )
     await repository.forget_exports(session, ids)
     await users.hard_delete(session, ids)
     events = [

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.auth.service import AuthContext
 from aurora_identity.db import BUS, STREAM
 from aurora_identity.gdpr import repository, sources
@@ -47,6 +49,14 @@ async def delete_account(
         payload={"user_id": str(locked.id), "deleted_at": now.isoformat()},
     )
     await enqueue(session, BUS.outbox, STREAM, event)
+    await audit.record(
+        session,
+        action=actions.USER_DELETED,
+        actor=principal,
+        subject_user_id=locked.id,
+        resource=f"user:{locked.id}",
+        details={"deleted_at": now},
+    )
     return DeletionOut(deleted_at=now, purge_after=now + grace_period(ctx))
 
 
@@ -87,10 +97,19 @@ async def export(
         timeout_s=ctx.settings.export_timeout_s,
         max_bytes=ctx.settings.export_max_bytes,
     )
+    complete = all(p.status == "ok" for p in parts.values())
+    await audit.record(
+        session,
+        action=actions.USER_EXPORTED,
+        actor=principal,
+        subject_user_id=user.id,
+        resource=f"user:{user.id}",
+        details={"complete": complete, "services": {n: p.status for n, p in parts.items()}},
+    )
     return ExportOut(
         generated_at=now,
         user_id=user.id,
-        complete=all(p.status == "ok" for p in parts.values()),
+        complete=complete,
         identity=identity,
         services=parts,
     )

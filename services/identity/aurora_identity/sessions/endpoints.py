@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.auth.keys import key_retention_s, rotate_key
 from aurora_identity.auth.schemas import TokenOut
 from aurora_identity.auth.service import AuthContext
@@ -66,7 +68,7 @@ async def refresh(
 @router.post("/logout", status_code=204)
 async def logout(caller: Caller, session: Session, ctx: Context, redis: Cache) -> Response:
     """Revokes this session: its refresh tokens, and its access tokens in every service."""
-    await service.logout(session, redis, ctx.settings, caller.claims)
+    await service.logout(session, redis, ctx.settings, caller)
     return Response(status_code=204)
 
 
@@ -77,6 +79,13 @@ async def rotate_keys(caller: Caller, session: Session, ctx: Context) -> KeyRota
     if caller.role != "admin":
         raise ProblemError(403, "admin role required")
     kid = await rotate_key(session)
+    await audit.record(
+        session,
+        action=actions.KEYS_ROTATED,
+        actor=caller,
+        resource=f"signing_key:{kid}",
+        details={"kid": kid},
+    )
     ctx.keys.invalidate()
     retention = key_retention_s(ctx.settings.access_token_ttl_s)
     return KeyRotatedOut(kid=kid, retired_key_published_for_s=int(retention))

@@ -18,17 +18,19 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_identity.audit import actions
+from aurora_identity.audit import service as audit
 from aurora_identity.auth import tokens
 from aurora_identity.auth.keys import KeyRing
 from aurora_identity.auth.schemas import TokenOut
 from aurora_identity.config import IdentitySettings
 from aurora_identity.sessions import repository
 from aurora_identity.sessions.revocation import cutoff_seconds, revoke_sid
+from aurora_shared.auth import Principal
 
 log = logging.getLogger("aurora.identity.sessions")
 
@@ -158,7 +160,7 @@ async def rotate(
     if used is None:
         current = await repository.token_state(session, digest)
         if current is not None and current.spent:
-            await _revoke_reused(session, redis, settings, current.family_id)
+            await _revoke_reused(session, redis, settings, current.family_id, current.user_id)
         return None
     cutoff = await repository.user_cutoff(session, used.user_id)
     if cutoff is not None and used.created_at <= cutoff:
@@ -176,7 +178,11 @@ async def rotate(
 
 
 async def _revoke_reused(
-    session: AsyncSession, redis: Redis, settings: IdentitySettings, family_id: uuid.UUID
+    session: AsyncSession,
+    redis: Redis,
+    settings: IdentitySettings,
+    family_id: uuid.UUID,
+    user_id: uuid.UUID,
 ) -> None:
     log.warning("refresh token reused; revoking its family", extra={"sid": str(family_id)})
     await revoke_sid(
@@ -187,16 +193,33 @@ async def _revoke_reused(
         access_ttl_s=settings.access_token_ttl_s,
         cache_required=False,
     )
+    # Whoever presented the spent token is unknown: it may be the thief or the owner.
+    await audit.record(
+        session,
+        action=actions.REFRESH_REUSE_DETECTED,
+        actor_role=actions.ANONYMOUS_ROLE,
+        subject_user_id=user_id,
+        resource=f"session:{family_id}",
+        details={"family_id": family_id},
+    )
 
 
 async def logout(
-    session: AsyncSession, redis: Redis, settings: IdentitySettings, claims: dict[str, Any]
+    session: AsyncSession, redis: Redis, settings: IdentitySettings, caller: Principal
 ) -> None:
     """Revokes the caller's session; a token without `sid` (not from a login) has none."""
     try:
-        family_id = uuid.UUID(str(claims["sid"]))
+        family_id = uuid.UUID(str(caller.claims["sid"]))
     except (KeyError, ValueError):
         return
     await revoke_sid(
         session, redis, family_id, reason="logout", access_ttl_s=settings.access_token_ttl_s
+    )
+    await audit.record(
+        session,
+        action=actions.LOGOUT,
+        actor=caller,
+        subject_user_id=caller.user_id,
+        resource=f"session:{family_id}",
+        details={"session_id": family_id},
     )

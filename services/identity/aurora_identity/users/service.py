@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_identity.auth.service import AuthContext
 from aurora_identity.config import IdentitySettings
 from aurora_identity.sessions.revocation import revoke_user
 from aurora_identity.throttle import service as throttle
@@ -17,6 +17,11 @@ from aurora_identity.users import repository
 from aurora_identity.users.models import User
 from aurora_shared.auth import Principal, unauthorized
 from aurora_shared.errors import ProblemError
+
+if TYPE_CHECKING:
+    # Only a type here: importing auth.service at runtime would close the cycle
+    # auth.service -> audit.service -> users.service -> auth.service.
+    from aurora_identity.auth.service import AuthContext
 
 WRONG_PASSWORD = "password is incorrect"  # noqa: S105 (a message, not a secret)
 
