@@ -41,9 +41,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_shared.bus.envelope import Envelope
+from aurora_shared.db import schema_metadata
 from aurora_shared.permissions import SCOPES, GrantView
 
 log = logging.getLogger("aurora.accounts")
@@ -228,3 +230,16 @@ class IdentityMirror:
             .values(user_digest=erased_digest(user_id))
             .on_conflict_do_nothing(index_elements=[t.erased_users.c.user_digest])
         )
+
+
+def create_account_tables(connection: Connection, schema: str) -> None:
+    """For each consuming service's accounts migration: one definition, three schemas."""
+    tables = account_tables(schema_metadata(schema))
+    for table in (tables.blocked_users, tables.erased_users, tables.grants):
+        table.create(connection)
+
+
+def drop_account_tables(connection: Connection, schema: str) -> None:
+    tables = account_tables(schema_metadata(schema))
+    for table in (tables.grants, tables.erased_users, tables.blocked_users):
+        table.drop(connection)
