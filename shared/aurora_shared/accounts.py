@@ -21,10 +21,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
 from sqlalchemy import (
     Boolean,
     Column,
@@ -44,7 +46,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_shared.bus.consumer import Handler
 from aurora_shared.bus.envelope import Envelope
+from aurora_shared.bus.erasure import RedisOpener
 from aurora_shared.db import schema_metadata
 from aurora_shared.permissions import SCOPES, GrantView
 
@@ -140,11 +144,29 @@ async def user_lock(session: AsyncSession, user_id: uuid.UUID, *, exclusive: boo
     )
 
 
+PurgeUser = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
+
+
 class IdentityMirror:
     """Reads and writes of the mirror tables; its `on_*` methods are bus handlers."""
 
     def __init__(self, tables: AccountTables) -> None:
         self.tables = tables
+
+    def handlers(self, purge: PurgeUser, open_redis: RedisOpener) -> dict[str, Handler]:
+        """The `identity.events` handlers of a consuming service; only the purge of its
+        own rows differs between services, and `open_redis` gives that purge its Redis."""
+
+        async def on_user_purged(session: AsyncSession, event: Envelope) -> None:
+            payload = UserPurged.model_validate(event.payload)
+            async with open_redis() as redis:
+                await purge(session, redis, payload.user_id)
+
+        return {
+            USER_DELETED: self.on_user_deleted,
+            USER_PURGED: on_user_purged,
+            GRANT_CHANGED: self.on_grant_changed,
+        }
 
     async def is_blocked(self, session: AsyncSession, user_id: uuid.UUID) -> bool:
         """Soft-deleted or erased: either way the service no longer serves the user."""

@@ -14,9 +14,7 @@ from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.accounts.schemas import ExportedSourceRecord, ExportedWorkout
 from aurora_dedup.db import BUS, STREAM
 from aurora_dedup.timeline.repository import lock_user
-from aurora_shared.accounts import GRANT_CHANGED, USER_DELETED, USER_PURGED, UserPurged
 from aurora_shared.bus.consumer import Handler
-from aurora_shared.bus.envelope import Envelope
 from aurora_shared.bus.erasure import RedisOpener, erase_user_events
 
 log = logging.getLogger("aurora.dedup.accounts")
@@ -45,17 +43,7 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
 
 def handlers(open_redis: RedisOpener) -> dict[str, Handler]:
     """The handlers of `identity.events`; `open_redis` gives the purge its Redis."""
-
-    async def on_user_purged(session: AsyncSession, event: Envelope) -> None:
-        payload = UserPurged.model_validate(event.payload)
-        async with open_redis() as redis:
-            await purge_user(session, redis, payload.user_id)
-
-    return {
-        USER_DELETED: MIRROR.on_user_deleted,
-        USER_PURGED: on_user_purged,
-        GRANT_CHANGED: MIRROR.on_grant_changed,
-    }
+    return MIRROR.handlers(purge_user, open_redis)
 
 
 async def exported_workouts(
