@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from aurora_shared.config import asyncpg_url
 
 if TYPE_CHECKING:
-    from bench.bus_bench import Servers
+    from bench.bus_infra import Servers
 
 
 def _masked(url: str) -> str:
