@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from .conftest import Account, MakeAccount
+from ..conftest import Account, MakeAccount
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

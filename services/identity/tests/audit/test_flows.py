@@ -15,7 +15,7 @@ from aurora_identity.audit import actions
 from aurora_identity.gdpr.purge import purge_expired_accounts
 from aurora_shared.db import make_sessionmaker
 
-from .conftest import PASSWORD, MakeAccount
+from ..conftest import PASSWORD, MakeAccount
 
 
 async def rows(db: asyncpg.Connection, action: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from .conftest import Account, MakeAccount
+from ..conftest import Account, MakeAccount
 
 SENT = {"status": "accepted", "detail": "invitation sent if eligible"}
 REQUESTED = {"status": "accepted", "detail": "request sent if eligible"}
