@@ -29,7 +29,7 @@ SERVICES: Final = ("identity", "ingest", "dedup", "analytics")
 # in its last segment) routes only itself; any other routes the exact path and its
 # subtree (so "/timeline" does not also catch "/timelines").
 _PUBLIC_PREFIXES: Final[Mapping[str, tuple[str, ...]]] = {
-    "identity": ("/auth", "/users", "/grants", "/audit", "/.well-known/"),
+    "identity": ("/auth", "/users", "/grants", "/audit", "/admin", "/.well-known/"),
     "ingest": ("/connections", "/webhooks", "/uploads", "/records", "/manual"),
     "dedup": ("/timeline", "/priorities"),
     "analytics": ("/analytics",),

@@ -14,6 +14,15 @@ learn from events), so it keeps three small tables in its own schema, fed by
 
 The shapes are identical in every service, so they are declared here once, like
 the bus tables; each service's migration creates them in its own schema.
+
+A deactivated (suspended) account is deliberately not mirrored here, and
+`user.deactivated` / `user.reactivated` have no handler (consumers acknowledge
+and skip them). Its tokens already fail at once in every service: deactivation
+sets the user's revocation cutoff (aurora_shared.revocation), and identity
+issues no new token until reactivation. `blocked_users` would do more harm than
+good: services drop the incoming events of a blocked user, so a suspension
+would silently lose the workouts recorded meanwhile, which a reactivated user
+expects to find.
 """
 
 from __future__ import annotations

@@ -183,6 +183,44 @@ async def test_deleted_user_is_blocked_and_erased_user_leaves_only_a_digest(env:
         assert (await conn.execute(text(f"SELECT count(*) FROM {SCHEMA}.grants"))).scalar() == 1
 
 
+async def test_reapplying_an_erasure_after_a_restore_removes_the_restored_rows(env: Env) -> None:
+    """Checklist 48: a backup from before the purge brings the rows back (and may lack the
+    erasure log's digest); the purge handler, run again for the id from identity's audit
+    trail, removes them and leaves exactly one digest, however often it runs."""
+    gone, coach = uuid.uuid4(), uuid.uuid4()
+    async with env.sessions() as session, session.begin():
+        await env.mirror.forget(session, gone)
+    for wipe_digest in (True, False):
+        async with env.engine.begin() as conn:  # the restore
+            if wipe_digest:
+                await conn.execute(text(f"DELETE FROM {SCHEMA}.erased_users"))
+            await conn.execute(
+                text(f"INSERT INTO {SCHEMA}.blocked_users (user_id, deleted_at) VALUES (:u, :t)"),
+                {"u": gone, "t": T0},
+            )
+            await conn.execute(
+                text(
+                    f"INSERT INTO {SCHEMA}.grants (grant_id, athlete_id, coach_id, scopes,"
+                    " active, changed_at) VALUES (:g, :a, :c, ARRAY['read'], true, :t)"
+                ),
+                {"g": uuid.uuid4(), "a": gone, "c": coach, "t": T0},
+            )
+        for _ in range(2):
+            async with env.sessions() as session, session.begin():
+                await env.mirror.forget(session, gone)
+        async with env.engine.connect() as conn:
+            for table in ("blocked_users", "grants"):
+                count = (
+                    await conn.execute(text(f"SELECT count(*) FROM {SCHEMA}.{table}"))
+                ).scalar()
+                assert count == 0, table
+            erased = (
+                await conn.execute(text(f"SELECT user_digest FROM {SCHEMA}.erased_users"))
+            ).all()
+        assert erased == [(erased_digest(gone),)]
+        assert await blocked(env, gone)
+
+
 # -- whose data a read shows -------------------------------------------------------------
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aurora_shared.config import ServiceSettings
+
+# A configured HMAC key shorter than this is a password, not a key.
+MIN_SECRET_LENGTH = 32
 
 
 class IdentitySettings(ServiceSettings):
@@ -24,6 +27,10 @@ class IdentitySettings(ServiceSettings):
     jwks_max_age_s: int = Field(300, ge=0, le=3600)
     # Refresh tokens rotate on every use; each new one lives this long (a sliding session).
     refresh_token_ttl_s: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
+    # A used refresh token presented again within this many seconds of its use is a
+    # parallel refresh that lost the race (401, the family lives); later it is a replay
+    # (401, the whole family is revoked). See sessions/rules.py.
+    refresh_race_grace_s: float = Field(2.0, ge=0, le=60)
     # How often identity's relay rewrites every unexpired revocation into Redis (seeding it
     # after a Redis restart): the longest a cache entry lost in a race can stay lost.
     revocation_sync_interval_s: float = Field(5.0, gt=0, le=300)
@@ -33,6 +40,9 @@ class IdentitySettings(ServiceSettings):
     login_window_s: int = Field(900, ge=1, le=86_400)
     login_backoff_base_s: int = Field(60, ge=1, le=86_400)
     login_backoff_max_s: int = Field(900, ge=1, le=86_400)
+    # HMAC key of the throttle's account keys (so its table cannot be reversed with a
+    # list of addresses). Unset, identity creates a random one in its own database.
+    login_throttle_secret: SecretStr = SecretStr("")
     # GDPR: how long a soft-deleted account waits before the purge job erases it.
     erasure_grace_days: int = Field(30, ge=0, le=365)
     purge_batch_size: int = Field(200, ge=1, le=10_000)
@@ -47,6 +57,13 @@ class IdentitySettings(ServiceSettings):
     )
     export_timeout_s: float = Field(20.0, gt=0, le=300)
     export_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+
+    @field_validator("login_throttle_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be empty or at least {MIN_SECRET_LENGTH} characters")
+        return value
 
 
 @lru_cache

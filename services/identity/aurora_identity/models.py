@@ -6,7 +6,7 @@ from aurora_identity.db import BUS, Base
 from aurora_identity.gdpr.models import ExportRequest
 from aurora_identity.grants.models import Grant
 from aurora_identity.sessions.models import RefreshToken, Revocation
-from aurora_identity.throttle.models import LoginThrottle
+from aurora_identity.throttle.models import LoginThrottle, ServerSecret
 from aurora_identity.users.models import User
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "LoginThrottle",
     "RefreshToken",
     "Revocation",
+    "ServerSecret",
     "SigningKey",
     "User",
 ]

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aurora_identity.config import IdentitySettings, get_settings
 from aurora_identity.gdpr.purge import purge_expired_accounts
 from aurora_identity.throttle import service as throttle
-from aurora_shared.logging import configure_logging
-from aurora_shared.service import Runtime
+from aurora_shared.service import Runtime, run_arq_tasks
 
 log = logging.getLogger("aurora.identity.tasks")
 
@@ -43,6 +41,7 @@ async def purge_once(
                 grace,
                 limit=settings.purge_batch_size,
                 producer=settings.service_name,
+                throttle_secret=settings.login_throttle_secret,
             )
         total += len(purged)
         if len(purged) < settings.purge_batch_size:
@@ -86,12 +85,4 @@ class WorkerSettings:
 
 def run() -> None:
     """Entry point of the `tasks` process role."""
-    from arq.typing import WorkerSettingsBase
-    from arq.worker import run_worker
-
-    settings = get_settings()
-    configure_logging(
-        f"{settings.service_name}-tasks", settings.log_level, json_output=settings.log_json
-    )
-    worker_settings = cast("type[WorkerSettingsBase]", WorkerSettings)
-    run_worker(worker_settings, redis_settings=RedisSettings.from_dsn(settings.redis_url))
+    run_arq_tasks(WorkerSettings, get_settings())

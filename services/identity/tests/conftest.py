@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -66,6 +68,16 @@ def signup(client: httpx.AsyncClient) -> Login:
         return token
 
     return run
+
+
+async def throttle_key(db: asyncpg.Connection, email: str) -> str:
+    """The login throttle's row key of `email` under identity's stored secret (the one in
+    use when no secret is configured), as a test computes it independently."""
+    secret = await db.fetchval(
+        "SELECT value FROM identity.server_secrets WHERE name = 'login_throttle'"
+    )
+    assert secret is not None, "no throttle secret yet: no password was tried"
+    return hmac.new(bytes(secret), email.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

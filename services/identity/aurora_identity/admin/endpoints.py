@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.admin import service
-from aurora_identity.admin.schemas import AdminUserOut, RoleChangeIn
+from aurora_identity.admin.schemas import AdminUserOut, AdminUserStatusOut, RoleChangeIn
 from aurora_identity.config import IdentitySettings
 from aurora_identity.users.endpoints import Cache
 from aurora_identity.users.models import User
@@ -47,3 +47,33 @@ async def change_role(
         session, redis, settings, admin=admin, user_id=user_id, role=body.role
     )
     return AdminUserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/deactivate", response_model=AdminUserStatusOut)
+async def deactivate(
+    user_id: uuid.UUID,
+    *,
+    request: Request,
+    admin: Admin,
+    session: Annotated[AsyncSession, Depends(request_session)],
+    redis: Cache,
+) -> AdminUserStatusOut:
+    """Suspends the account: its tokens fail at once in every service, sign-in is refused
+    exactly like a wrong password. Idempotent."""
+    settings: IdentitySettings = request.app.state.settings
+    user = await service.deactivate(session, redis, settings, admin=admin, user_id=user_id)
+    return AdminUserStatusOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/reactivate", response_model=AdminUserStatusOut)
+async def reactivate(
+    user_id: uuid.UUID,
+    *,
+    request: Request,
+    admin: Admin,
+    session: Annotated[AsyncSession, Depends(request_session)],
+) -> AdminUserStatusOut:
+    """Lifts the suspension; the user signs in again (old tokens stay dead). Idempotent."""
+    settings: IdentitySettings = request.app.state.settings
+    user = await service.reactivate(session, settings, admin=admin, user_id=user_id)
+    return AdminUserStatusOut.model_validate(user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,3 +22,9 @@ class AdminUserOut(BaseModel):
     id: uuid.UUID
     email: str
     role: Role
+
+
+class AdminUserStatusOut(AdminUserOut):
+    """The answer of deactivate and reactivate: whether the account may sign in."""
+
+    deactivated_at: datetime | None

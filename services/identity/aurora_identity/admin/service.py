@@ -91,3 +91,95 @@ async def _apply_role(
         payload={"user_id": str(target.id), "role": role},
     )
     await enqueue(session, BUS.outbox, STREAM, event)
+
+
+async def _target(session: AsyncSession, admin: User, user_id: uuid.UUID, verb: str) -> User:
+    """The account to (re)activate, row-locked; never the admin's own: an admin who
+    suspended themselves would need another admin anyway, and could lock everyone out."""
+    if user_id == admin.id:
+        raise ProblemError(403, f"you cannot {verb} your own account")
+    target = await users.undeleted_by_id_for_update(session, user_id)
+    if target is None:
+        raise NotFoundError("user")
+    return target
+
+
+async def deactivate(
+    session: AsyncSession,
+    redis: Redis,
+    settings: IdentitySettings,
+    *,
+    admin: User,
+    user_id: uuid.UUID,
+) -> User:
+    """Suspends an account: sign-in and refresh refuse it, and every token it holds dies
+    at once in every service (the same revocation cutoff a deletion sets). Its data stay
+    untouched and keep flowing in; nothing is purged. Deactivating twice changes nothing."""
+    target = await _target(session, admin, user_id, "deactivate")
+    if target.deactivated_at is not None:
+        return target
+    now = datetime.now(UTC)
+    await users.set_deactivated(session, target, now)
+    await revoke_tokens(session, redis, settings, target.id, now, reason="deactivated")
+    await _announce(
+        session,
+        settings,
+        admin,
+        target,
+        action=actions.USER_DEACTIVATED,
+        payload={"deactivated_at": now.isoformat()},
+    )
+    return target
+
+
+async def reactivate(
+    session: AsyncSession, settings: IdentitySettings, *, admin: User, user_id: uuid.UUID
+) -> User:
+    """Lifts a suspension: the user signs in again and gets new tokens. Tokens from before
+    the deactivation stay dead (their `iat` is at or before the revocation cutoff)."""
+    target = await _target(session, admin, user_id, "reactivate")
+    if target.deactivated_at is None:
+        return target
+    suspended_at = target.deactivated_at
+    now = datetime.now(UTC)
+    await users.set_deactivated(session, target, None)
+    await _announce(
+        session,
+        settings,
+        admin,
+        target,
+        action=actions.USER_REACTIVATED,
+        payload={"reactivated_at": now.isoformat(), "deactivated_at": suspended_at.isoformat()},
+    )
+    return target
+
+
+async def _announce(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    admin: User,
+    target: User,
+    *,
+    action: str,
+    payload: dict[str, str],
+) -> None:
+    """Audit row and `identity.events` event, in the caller's transaction. Consumers that
+    do not know the event type acknowledge and skip it: tokens are already refused
+    everywhere through the revocation cache, so no service needs it to block the user."""
+    await audit.record(
+        session,
+        action=action,
+        actor_id=admin.id,
+        actor_role=admin.role,
+        actor_email=admin.email,
+        subject_user_id=target.id,
+        resource=f"user:{target.id}",
+        details=dict(payload),
+    )
+    event = new_event(
+        action,
+        producer=settings.service_name,
+        user_id=target.id,
+        payload={"user_id": str(target.id), **payload},
+    )
+    await enqueue(session, BUS.outbox, STREAM, event)

@@ -14,6 +14,7 @@ REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
 PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 (an action name)
 ROLE_CHANGED = "user.role_changed"
 USER_DEACTIVATED = "user.deactivated"
+USER_REACTIVATED = "user.reactivated"
 USER_DELETED = "user.deleted"
 USER_PURGED = "user.purged"
 USER_EXPORTED = "user.exported"

@@ -82,18 +82,59 @@ def published_since(token_ttl_s: int) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=key_retention_s(token_ttl_s))
 
 
-async def rotate_key(session: AsyncSession) -> str:
-    """Retires the active key(s) and creates the new signing key; returns its kid.
+@dataclass(frozen=True)
+class Rotation:
+    kid: str  # the new signing key
+    next_kid: str  # published now, signing from the following rotation on
+    emergency: bool
 
-    The retired key stays in the JWKS (and keeps verifying) for `key_retention_s`.
-    """
-    await repository.lock_signing_keys(session)
-    await repository.retire_active_keys(session, datetime.now(UTC))
+
+async def _add(session: AsyncSession, activated_at: datetime | None) -> str:
     new = generate_key()
     await repository.add_key(
-        session, kid=new.kid, private_pem=new.private_pem, public_jwk=new.public_jwk
+        session,
+        kid=new.kid,
+        private_pem=new.private_pem,
+        public_jwk=new.public_jwk,
+        activated_at=activated_at,
     )
     return new.kid
+
+
+async def _ensure_keys(session: AsyncSession, now: datetime) -> Rotation:
+    """An active and a next key, whichever is missing; call under the keys lock."""
+    active = await repository.active_key(session)
+    if active is None:
+        pending = await repository.next_key(session)
+        if pending is not None:
+            await repository.activate(session, pending.kid, now)
+            kid = pending.kid
+        else:
+            kid = await _add(session, now)
+    else:
+        kid = active.kid
+    pending = await repository.next_key(session)
+    next_kid = pending.kid if pending is not None else await _add(session, None)
+    return Rotation(kid=kid, next_kid=next_kid, emergency=False)
+
+
+async def rotate_key(session: AsyncSession, *, emergency: bool = False) -> Rotation:
+    """Promotes the pre-published next key to signing key and publishes a new next key.
+
+    The retired key stays in the JWKS (and keeps verifying) for `key_retention_s`.
+    An emergency rotation (a key leaked) instead deletes every key, retired and next
+    ones included since they sat in the same table, and starts afresh: every access
+    token dies at once here and, as their cached key sets expire, in every service;
+    clients get new ones with their refresh tokens, which no signing key protects.
+    """
+    await repository.lock_signing_keys(session)
+    now = datetime.now(UTC)
+    if emergency:
+        await repository.delete_all_keys(session)
+    else:
+        await repository.retire_active_keys(session, now)
+    rotation = await _ensure_keys(session, now)
+    return Rotation(kid=rotation.kid, next_kid=rotation.next_kid, emergency=emergency)
 
 
 def load_private_key(pem: str) -> Ed25519PrivateKey:
@@ -138,14 +179,11 @@ class KeyRing:
         return self._sessions
 
     async def ensure_active_key(self) -> None:
-        """Create the first key if there is none; replicas starting together create one."""
+        """Create the signing key and the next key if missing; replicas starting together
+        create one of each."""
         async with self._sessionmaker()() as session, session.begin():
             await repository.lock_signing_keys(session)
-            if await repository.active_key(session) is None:
-                new = generate_key()
-                await repository.add_key(
-                    session, kid=new.kid, private_pem=new.private_pem, public_jwk=new.public_jwk
-                )
+            await _ensure_keys(session, datetime.now(UTC))
         async with self._lock:
             await self._refresh()
 

@@ -1,4 +1,13 @@
-"""The `signing_keys` table: identity's Ed25519 keys, the active one and those retiring."""
+"""The `signing_keys` table: identity's Ed25519 keys: the next one, the active one, and
+those retiring.
+
+A key's life: created as the next key (`activated_at` NULL: published in the JWKS,
+signs nothing), promoted by a rotation (`activated_at` set: the one signing key),
+retired by the following rotation (`retired_at` set: still published until every
+token it signed has expired), then dropped from the JWKS. Publishing the next key a
+rotation ahead means every service's cached key set already holds it when it starts
+signing, so no token has to wait for a verifier's refetch.
+"""
 
 from __future__ import annotations
 
@@ -23,4 +32,5 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

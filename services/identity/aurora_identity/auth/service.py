@@ -89,7 +89,7 @@ async def _login_refused(
 async def login(session: AsyncSession, ctx: AuthContext, email: str, password: str) -> TokenOut:
     # Throttled per account before the password is tried, identically for unknown
     # addresses (checklist 27, 28); the endpoint commits the count despite the refusal.
-    attempt = await throttle.begin_attempt(session, email, throttle.policy_of(ctx.settings))
+    attempt = await throttle.begin_attempt(session, email, ctx.settings)
     try:
         attempt.check()
     except AttemptRefusedError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.audit import actions
@@ -20,6 +21,8 @@ from aurora_identity.users import repository as users
 from aurora_shared.bus.envelope import new_event
 from aurora_shared.bus.outbox import enqueue
 
+_UNSET = SecretStr("")
+
 
 async def purge_expired_accounts(
     session: AsyncSession,
@@ -28,19 +31,21 @@ async def purge_expired_accounts(
     *,
     limit: int = 200,
     producer: str = "identity",
+    throttle_secret: SecretStr = _UNSET,
 ) -> list[uuid.UUID]:
     """Purge up to `limit` accounts soft-deleted at or before `now - grace`; returns their ids.
 
     `user.purged` rides in the same transaction as the deletion, and the rows are
     locked with SKIP LOCKED, so each user is announced exactly once even with
-    several purge runs at the same time.
+    several purge runs at the same time. `throttle_secret` is the configured key of
+    the login counters (settings.login_throttle_secret); unset, identity's stored one.
     """
     expired = await users.lock_expired_deletions(session, now - grace, limit)
     if not expired:
         return []
     ids = [user_id for user_id, _ in expired]
     for user_id, email in expired:
-        await throttle.forget_email(session, email)
+        await throttle.forget_email(session, email, throttle_secret)
         # The email is given, not looked up: the row is about to go, the snapshot stays.
         await audit.record(
             session,

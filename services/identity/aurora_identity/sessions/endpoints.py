@@ -73,19 +73,25 @@ async def logout(caller: Caller, session: Session, ctx: Context, redis: Cache) -
 
 
 @router.post("/keys/rotate", response_model=KeyRotatedOut)
-async def rotate_keys(caller: Caller, session: Session, ctx: Context) -> KeyRotatedOut:
-    """Admins only. New tokens are signed with the new key at once; the old key stays
-    published until every token it signed has expired."""
+async def rotate_keys(
+    caller: Caller, session: Session, ctx: Context, emergency: bool = False
+) -> KeyRotatedOut:
+    """Admins only. New tokens are signed at once with the key that was pre-published as
+    the next one; the old key stays published until every token it signed has expired.
+    `emergency=true` (a key leaked) deletes every key instead: all access tokens die, in
+    other services as soon as their cached key sets expire."""
     if caller.role != "admin":
         raise ProblemError(403, "admin role required")
-    kid = await rotate_key(session)
+    rotation = await rotate_key(session, emergency=emergency)
     await audit.record(
         session,
         action=actions.KEYS_ROTATED,
         actor=caller,
-        resource=f"signing_key:{kid}",
-        details={"kid": kid},
+        resource=f"signing_key:{rotation.kid}",
+        details={"kid": rotation.kid, "next_kid": rotation.next_kid, "emergency": emergency},
     )
     ctx.keys.invalidate()
-    retention = key_retention_s(ctx.settings.access_token_ttl_s)
-    return KeyRotatedOut(kid=kid, retired_key_published_for_s=int(retention))
+    retention = 0 if emergency else int(key_retention_s(ctx.settings.access_token_ttl_s))
+    return KeyRotatedOut(
+        kid=rotation.kid, next_kid=rotation.next_kid, retired_key_published_for_s=retention
+    )

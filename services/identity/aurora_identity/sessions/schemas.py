@@ -18,5 +18,8 @@ class KeyRotatedOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kid: str
-    # Seconds the retired key keeps verifying (its tokens' remaining lifetime, plus a margin).
+    # Already in the JWKS; it signs from the next rotation on.
+    next_kid: str
+    # Seconds the retired key keeps verifying (its tokens' remaining lifetime, plus a margin);
+    # 0 after an emergency rotation, which unpublishes it at once.
     retired_key_published_for_s: int

@@ -5,8 +5,10 @@ marks it used and issues its successor in the same family (RFC 9700 §4.14). A
 token presented after it was used or revoked means two parties hold the family:
 the whole family is revoked, its `sid` with it, so the newest refresh token and
 every access token of the session die too. Two parallel refreshes with one
-token are such a reuse: exactly one gets new tokens, and the other's attempt
-then revokes the family (the server cannot tell a racing thief from a racing tab).
+token would look like such a reuse and kill the winner's fresh tokens, so a
+second presentation within `refresh_race_grace_s` of the first use is only
+refused (sessions/rules.py): of parallel refreshes exactly one succeeds, and
+the family lives on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from aurora_identity.auth import tokens
 from aurora_identity.auth.keys import KeyRing
 from aurora_identity.auth.schemas import TokenOut
 from aurora_identity.config import IdentitySettings
-from aurora_identity.sessions import repository
+from aurora_identity.sessions import repository, rules
 from aurora_identity.sessions.revocation import cutoff_seconds, revoke_sid
 from aurora_shared.auth import Principal
 
@@ -156,15 +158,18 @@ async def rotate(
     if role is None:
         return None
     await repository.lock_family(session, state.family_id)
+    # The user's cutoff cannot move while the share lock above is held. Waiting out its
+    # second happens before the token is marked used, so `used_at` is the moment the
+    # successor is issued, from which the race window below is measured.
+    cutoff = await repository.user_cutoff(session, state.user_id)
+    if cutoff is not None and state.created_at <= cutoff:
+        return None  # revoke_user already revoked it; only a skewed clock gets here
+    if not await _wait_past(cutoff):
+        return None
     used = await repository.mark_used(session, digest, datetime.now(UTC))
     if used is None:
-        current = await repository.token_state(session, digest)
-        if current is not None and current.spent:
-            await _revoke_reused(session, redis, settings, current.family_id, current.user_id)
+        await _refuse_spent(session, redis, settings, digest)
         return None
-    cutoff = await repository.user_cutoff(session, used.user_id)
-    if cutoff is not None and used.created_at <= cutoff:
-        return None  # revoke_user already revoked it; only a skewed clock gets here
     return await _issue(
         session,
         settings,
@@ -175,6 +180,25 @@ async def rotate(
         parent_id=used.id,
         cutoff=cutoff,
     )
+
+
+async def _refuse_spent(
+    session: AsyncSession, redis: Redis, settings: IdentitySettings, digest: bytes
+) -> None:
+    """Another transaction used (or revoked) the token first; tell a race from a replay."""
+    current = await repository.token_state(session, digest)
+    if current is None:
+        return
+    verdict = rules.spent_token_verdict(
+        used_at=current.used_at,
+        revoked_at=current.revoked_at,
+        now=datetime.now(UTC),
+        grace=timedelta(seconds=settings.refresh_race_grace_s),
+    )
+    if verdict == "race":
+        log.info("parallel refresh lost the race", extra={"sid": str(current.family_id)})
+    elif verdict == "reuse":
+        await _revoke_reused(session, redis, settings, current.family_id, current.user_id)
 
 
 async def _revoke_reused(

@@ -8,7 +8,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_identity.throttle.models import LoginThrottle
+from aurora_identity.throttle.models import LoginThrottle, ServerSecret
 from aurora_identity.throttle.rules import ThrottleState
 
 
@@ -84,3 +84,18 @@ async def delete_stale(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def stored_secret(session: AsyncSession, name: str) -> bytes | None:
+    result = await session.execute(select(ServerSecret.value).where(ServerSecret.name == name))
+    return result.scalar_one_or_none()
+
+
+async def insert_secret_if_missing(session: AsyncSession, name: str, value: bytes) -> None:
+    """Of replicas racing to create it, the first committed wins; the others wait on the
+    primary key, insert nothing, and then read the winner's."""
+    await session.execute(
+        insert(ServerSecret)
+        .values(name=name, value=value)
+        .on_conflict_do_nothing(index_elements=[ServerSecret.name])
+    )

@@ -6,10 +6,12 @@ goes through `begin_attempt`, so none of them is an unthrottled password oracle.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_identity.config import IdentitySettings
@@ -18,6 +20,8 @@ from aurora_identity.throttle.rules import ThrottlePolicy, ThrottleState
 from aurora_shared.errors import ProblemError, problem_response
 
 TOO_MANY_ATTEMPTS = "too many failed attempts; try again later"
+SECRET_NAME = "login_throttle"  # noqa: S105 (a row name, not a secret)
+SECRET_BYTES = 32
 
 
 class AttemptRefusedError(ProblemError):
@@ -76,19 +80,43 @@ class Attempt:
         await repository.clear(session, self.key)
 
 
+async def key_secret(session: AsyncSession, configured: SecretStr) -> bytes:
+    """The HMAC key of the account keys: the configured one, else identity's own random
+    one from `server_secrets`, created on first use."""
+    value = configured.get_secret_value()
+    if value:
+        return value.encode()
+    stored = await repository.stored_secret(session, SECRET_NAME)
+    if stored is None:
+        await repository.insert_secret_if_missing(
+            session, SECRET_NAME, secrets.token_bytes(SECRET_BYTES)
+        )
+        stored = await repository.stored_secret(session, SECRET_NAME)
+    if stored is None:  # the insert above or a concurrent one committed a row
+        raise RuntimeError("login throttle secret missing")
+    return bytes(stored)
+
+
+async def account_key(session: AsyncSession, configured: SecretStr, email: str) -> str:
+    return rules.email_key(await key_secret(session, configured), email)
+
+
 async def begin_attempt(
-    session: AsyncSession, email: str, policy: ThrottlePolicy, now: datetime | None = None
+    session: AsyncSession,
+    email: str,
+    settings: IdentitySettings,
+    now: datetime | None = None,
 ) -> Attempt:
     """`email` in normal form; an unknown address is locked and counted exactly alike."""
     now = now or datetime.now(UTC)
-    key = rules.email_key(email)
+    key = await account_key(session, settings.login_throttle_secret, email)
     state = await repository.lock(session, key, now)
-    return Attempt(key=key, state=state, now=now, policy=policy)
+    return Attempt(key=key, state=state, now=now, policy=policy_of(settings))
 
 
-async def forget_email(session: AsyncSession, email: str) -> None:
+async def forget_email(session: AsyncSession, email: str, configured: SecretStr) -> None:
     """Erasure: the purged account's counters go with it."""
-    await repository.clear(session, rules.email_key(email))
+    await repository.clear(session, await account_key(session, configured, email))
 
 
 async def prune(session: AsyncSession, policy: ThrottlePolicy, now: datetime) -> int:

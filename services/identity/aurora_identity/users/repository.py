@@ -51,6 +51,22 @@ async def active_by_id(
     return result.scalar_one_or_none()
 
 
+async def undeleted_by_id_for_update(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """Active or deactivated (an admin's suspension can be lifted), never soft-deleted."""
+    result = await session.execute(
+        select(User)
+        .where(User.id == user_id, User.deleted_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def set_deactivated(session: AsyncSession, user: User, at: datetime | None) -> None:
+    user.deactivated_at = at
+    await session.flush()
+
+
 async def update_profile(session: AsyncSession, user: User, changes: dict[str, object]) -> None:
     for name, value in changes.items():
         setattr(user, name, value)

@@ -49,7 +49,7 @@ async def confirm_password(
 ) -> None:
     """Re-entry of the password for a sensitive action, throttled like a login: with
     a stolen access token this would otherwise be an unlimited password oracle."""
-    attempt = await throttle.begin_attempt(session, user.email, throttle.policy_of(ctx.settings))
+    attempt = await throttle.begin_attempt(session, user.email, ctx.settings)
     attempt.check()
     if not await ctx.passwords.verify(user.password_hash, password):
         await attempt.failed(session)

@@ -94,6 +94,13 @@ async def test_logout_and_refresh_reuse_are_audited(
     second = (await login(client, "sess@example.com")).json()
     refresh = {"refresh_token": second["refresh_token"]}
     assert (await client.post("/auth/refresh", json=refresh)).status_code == 200
+    # Within the race window a second use is only refused; after it, it is a replay.
+    assert (await client.post("/auth/refresh", json=refresh)).status_code == 401
+    assert await rows(db, actions.REFRESH_REUSE_DETECTED) == []
+    await db.execute(
+        "UPDATE identity.refresh_tokens SET used_at = used_at - interval '1 minute'"
+        " WHERE used_at IS NOT NULL"
+    )
     assert (await client.post("/auth/refresh", json=refresh)).status_code == 401
     [reuse] = await rows(db, actions.REFRESH_REUSE_DETECTED)
     family = jwt.decode(second["access_token"], options={"verify_signature": False})["sid"]
@@ -130,7 +137,12 @@ async def test_key_rotation_is_audited(
     assert answer.status_code == 200, answer.text
     [entry] = await rows(db, actions.KEYS_ROTATED)
     assert entry["actor_id"] == admin.id
-    assert entry["details"] == {"kid": answer.json()["kid"]}
+    body = answer.json()
+    assert entry["details"] == {
+        "kid": body["kid"],
+        "next_kid": body["next_kid"],
+        "emergency": False,
+    }
 
 
 async def test_export_deletion_and_purge_are_audited(

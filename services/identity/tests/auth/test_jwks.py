@@ -21,12 +21,18 @@ async def test_jwks_publishes_only_public_ed25519_keys(client: httpx.AsyncClient
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
     keys = response.json()["keys"]
-    assert len(keys) == 1
-    key = keys[0]
-    assert set(key) == {"kty", "crv", "x", "kid", "alg", "use"}
-    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
-    assert "d" not in key
-    assert PyJWK(key).key is not None
+    assert len(keys) == 2  # the signing key and the next one, published ahead
+    assert len({k["kid"] for k in keys}) == 2
+    for key in keys:
+        assert set(key) == {"kty", "crv", "x", "kid", "alg", "use"}
+        assert (key["kty"], key["crv"], key["alg"], key["use"]) == (
+            "OKP",
+            "Ed25519",
+            "EdDSA",
+            "sig",
+        )
+        assert "d" not in key
+        assert PyJWK(key).key is not None
 
 
 async def test_token_header_and_claims(client: httpx.AsyncClient, signup: Login) -> None:
@@ -37,10 +43,10 @@ async def test_token_header_and_claims(client: httpx.AsyncClient, signup: Login)
 
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "EdDSA"
-    assert header["kid"] == jwks["keys"][0]["kid"]
+    [signing] = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
     claims = jwt.decode(
         token,
-        PyJWK(jwks["keys"][0]).key,
+        PyJWK(signing).key,
         algorithms=["EdDSA"],
         audience="aurora",
         issuer="aurora-identity",

@@ -37,9 +37,14 @@ async def test_startup_creates_one_key_and_restarts_reuse_it(
     kids = []
     for _ in range(2):
         async with running_app(create_app(settings)) as http:
-            kids.append((await http.get("/.well-known/jwks.json")).json()["keys"][0]["kid"])
+            keys = (await http.get("/.well-known/jwks.json")).json()["keys"]
+            kids.append({k["kid"] for k in keys})
     assert kids[0] == kids[1]
-    assert await db.fetchval("SELECT count(*) FROM identity.signing_keys") == 1
+    assert len(kids[0]) == 2
+    # One signing key and one next key, published ahead of its use.
+    rows = await db.fetch("SELECT kid, activated_at FROM identity.signing_keys")
+    assert len(rows) == 2
+    assert sorted(r["activated_at"] is None for r in rows) == [False, True]
 
 
 async def test_concurrent_startups_create_a_single_key(
@@ -55,7 +60,11 @@ async def test_concurrent_startups_create_a_single_key(
         signers = {(await ring.signer()).kid for ring in rings}
     finally:
         await engine.dispose()
-    assert await db.fetchval("SELECT count(*) FROM identity.signing_keys") == 1
+    assert await db.fetchval("SELECT count(*) FROM identity.signing_keys") == 2
+    assert (
+        await db.fetchval("SELECT count(*) FROM identity.signing_keys WHERE activated_at IS NULL")
+        == 1
+    )
     assert len(signers) == 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,8 @@ from aurora_identity.config import IdentitySettings
 from aurora_identity.gdpr.purge import purge_expired_accounts
 from aurora_identity.tasks import purge_once
 from aurora_shared.db import make_sessionmaker
+
+from ..conftest import throttle_key
 
 PASSWORD = "correct horse battery staple"
 GRACE = timedelta(days=30)
@@ -109,7 +110,7 @@ async def test_expired_account_is_erased_except_its_audit_trail(
     await db.execute(
         "INSERT INTO identity.login_throttle (email_key, failures, window_started_at) "
         "VALUES ($1, 3, now())",
-        hashlib.sha256(email.encode()).hexdigest(),
+        await throttle_key(db, email),
     )
     assert await db.fetchval(
         "SELECT count(*) FROM identity.refresh_tokens WHERE user_id = $1", victim

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -38,6 +39,16 @@ class Identity:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def age_used_tokens(db: asyncpg.Connection, seconds: float = 60.0) -> None:
+    """Moves every use of a refresh token into the past, beyond the race grace window:
+    a later presentation is then a replay, without the test sleeping."""
+    await db.execute(
+        "UPDATE identity.refresh_tokens SET used_at = used_at - make_interval(secs => $1)"
+        " WHERE used_at IS NOT NULL",
+        seconds,
+    )
 
 
 @pytest.fixture

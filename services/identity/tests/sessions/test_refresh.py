@@ -1,5 +1,6 @@
 """POST /auth/refresh: rotation, reuse detection, and one winner among parallel refreshes
-(checklist item 24)."""
+(checklist item 24). A replay is a presentation after the race grace window: the tests
+age `used_at` in the table instead of sleeping through the window."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from redis.asyncio import Redis
 
 from aurora_shared.revocation import sid_key
 
-from .conftest import Identity, Login
+from .conftest import Identity, Login, age_used_tokens
 
 
 def _claims(token: str) -> dict[str, object]:
@@ -68,6 +69,7 @@ async def test_reusing_a_rotated_token_revokes_the_whole_family(
     sid = str(_claims(third["access_token"])["sid"])
     assert (await identity.me(third["access_token"])).status_code == 200
 
+    await age_used_tokens(db)
     reused = await identity.refresh(first["refresh_token"])
     assert reused.status_code == 401
     assert reused.headers["content-type"] == "application/problem+json"
@@ -91,11 +93,14 @@ async def test_reusing_a_rotated_token_revokes_the_whole_family(
     assert await redis.exists(sid_key(sid))
 
 
-async def test_reuse_revokes_only_that_family(identity: Identity, login: Login) -> None:
+async def test_reuse_revokes_only_that_family(
+    identity: Identity, login: Login, db: asyncpg.Connection
+) -> None:
     email = f"two-{uuid.uuid4().hex[:8]}@example.com"
     phone = await login(email)
     laptop = await login(email)
     await identity.refresh(phone["refresh_token"])
+    await age_used_tokens(db)
     assert (await identity.refresh(phone["refresh_token"])).status_code == 401
     assert (await identity.me(phone["access_token"])).status_code == 401
     assert (await identity.me(laptop["access_token"])).status_code == 200
@@ -105,7 +110,7 @@ async def test_reuse_revokes_only_that_family(identity: Identity, login: Login) 
 async def test_parallel_refreshes_with_one_token_have_exactly_one_winner(
     identity: Identity, login: Login, db: asyncpg.Connection
 ) -> None:
-    for parallel in (2, 2, 2, 5):
+    for parallel in (2, 2, 2, 5, 8):
         tokens = await login()
         sid = uuid.UUID(str(_claims(tokens["access_token"])["sid"]))
         answers = await asyncio.gather(
@@ -113,6 +118,9 @@ async def test_parallel_refreshes_with_one_token_have_exactly_one_winner(
         )
         statuses = sorted(a.status_code for a in answers)
         assert statuses == [200] + [401] * (parallel - 1), [a.text for a in answers]
+        assert {a.json()["detail"] for a in answers if a.status_code == 401} <= {
+            "invalid refresh token"
+        }
         # No fork: the family got exactly one successor.
         children = await db.fetchval(
             "SELECT count(*) FROM identity.refresh_tokens WHERE family_id = $1 AND parent_id"
@@ -120,10 +128,54 @@ async def test_parallel_refreshes_with_one_token_have_exactly_one_winner(
             sid,
         )
         assert children == 1
-        # The losers presented a used token: that is a reuse, the family is revoked.
+        # The losers raced within the grace window: nothing was revoked, and the winner's
+        # session goes on (its refresh token rotates, its access token works).
+        assert not await db.fetchval(
+            "SELECT count(*) FROM identity.refresh_tokens WHERE family_id = $1"
+            " AND revoked_at IS NOT NULL",
+            sid,
+        )
         winner = next(a for a in answers if a.status_code == 200).json()
-        assert (await identity.refresh(winner["refresh_token"])).status_code == 401
-        assert (await identity.me(winner["access_token"])).status_code == 401
+        assert (await identity.me(winner["access_token"])).status_code == 200
+        assert (await identity.me(tokens["access_token"])).status_code == 200
+        following = await identity.refresh(winner["refresh_token"])
+        assert following.status_code == 200, following.text
+        assert (await identity.me(following.json()["access_token"])).status_code == 200
+
+
+async def test_a_replay_after_the_race_window_revokes_the_winners_session(
+    identity: Identity, login: Login, db: asyncpg.Connection
+) -> None:
+    tokens = await login()
+    answers = await asyncio.gather(*(identity.refresh(tokens["refresh_token"]) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 401, 401]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert (await identity.me(winner["access_token"])).status_code == 200
+
+    await age_used_tokens(db)  # the window is over: the same token is now a replay
+    replay = await identity.refresh(tokens["refresh_token"])
+    assert replay.status_code == 401
+    assert replay.json()["detail"] == "invalid refresh token"
+    assert (await identity.refresh(winner["refresh_token"])).status_code == 401
+    assert (await identity.me(winner["access_token"])).status_code == 401
+    assert (await identity.me(tokens["access_token"])).status_code == 401
+
+
+async def test_the_race_window_is_configurable(
+    identity: Identity, login: Login, db: asyncpg.Connection
+) -> None:
+    """With no grace at all, a second presentation is a replay, however quick."""
+    identity.app.state.auth.settings.refresh_race_grace_s = 0.0
+    tokens = await login()
+    first = await identity.refresh(tokens["refresh_token"])
+    assert first.status_code == 200
+    await db.execute(
+        "UPDATE identity.refresh_tokens SET used_at = used_at - interval '1 millisecond'"
+        " WHERE used_at IS NOT NULL"
+    )
+    assert (await identity.refresh(tokens["refresh_token"])).status_code == 401
+    assert (await identity.refresh(first.json()["refresh_token"])).status_code == 401
+    assert (await identity.me(first.json()["access_token"])).status_code == 401
 
 
 async def test_unknown_expired_and_malformed_refresh_tokens(

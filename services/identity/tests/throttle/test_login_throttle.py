@@ -11,6 +11,8 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from ..conftest import throttle_key
+
 PASSWORD = "correct horse battery staple"
 WRONG = "wrong password!"
 Login = Callable[[str], Awaitable[str]]
@@ -25,10 +27,6 @@ async def login(
         json={"email": email, "password": password},
         headers={"X-Forwarded-For": ip},
     )
-
-
-def key_of(email: str) -> str:
-    return hashlib.sha256(email.encode()).hexdigest()
 
 
 async def test_eleventh_failure_from_rotating_ips_gets_429_with_retry_after(
@@ -74,7 +72,9 @@ async def test_counts_live_in_postgres_by_email_digest_and_survive_redis_loss(
         await login(client, " KIM@example.com", WRONG)
     rows = await db.fetch("SELECT * FROM identity.login_throttle")
     assert len(rows) == 1
-    assert rows[0]["email_key"] == key_of("kim@example.com")
+    assert rows[0]["email_key"] == await throttle_key(db, "kim@example.com")
+    # Keyed: the plain digest of the address, which anyone can compute, is not the key.
+    assert rows[0]["email_key"] != hashlib.sha256(b"kim@example.com").hexdigest()
     assert rows[0]["failures"] == 10
     assert rows[0]["blocked_until"] is not None
     stored = " ".join(str(v) for row in rows for v in row.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,12 +33,32 @@ def fail_n(n: int, start: datetime = T0, step: timedelta = S) -> ThrottleState:
     return state
 
 
-def test_email_key_is_the_sha256_of_the_normal_form_and_hides_the_address() -> None:
-    key = email_key("ann@example.com")
-    assert key == hashlib.sha256(b"ann@example.com").hexdigest()
+SECRET = b"s" * 32
+
+
+def test_email_key_is_an_hmac_of_the_normal_form_and_hides_the_address() -> None:
+    key = email_key(SECRET, "ann@example.com")
+    assert key == hmac.new(SECRET, b"ann@example.com", hashlib.sha256).hexdigest()
     assert "ann" not in key
     assert len(key) == 64
-    assert email_key("bob@example.com") != key
+    assert email_key(SECRET, "bob@example.com") != key
+    # Without the secret a list of candidate addresses does not find it.
+    assert key != hashlib.sha256(b"ann@example.com").hexdigest()
+    assert email_key(b"t" * 32, "ann@example.com") != key
+
+
+def test_email_key_refuses_an_empty_secret() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        email_key(b"", "ann@example.com")
+
+
+@given(st.binary(min_size=1, max_size=64), st.text(max_size=80), st.text(max_size=80))
+def test_email_key_is_deterministic_and_separates_addresses(
+    secret: bytes, first: str, second: str
+) -> None:
+    assert email_key(secret, first) == email_key(secret, first)
+    if first != second:
+        assert email_key(secret, first) != email_key(secret, second)
 
 
 def test_nine_failures_do_not_block() -> None:
