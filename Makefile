@@ -8,7 +8,7 @@ PACKAGES := -e shared -e services/identity -e services/ingest -e services/dedup 
 PYPROJECTS := pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 LINT_PATHS := shared services cli tests bench
 
-.PHONY: install run test test-fast lint format bench-bus clean
+.PHONY: install run test test-fast coverage-providers lint format bench-bus clean
 
 $(STAMP): $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,13 @@ test: $(STAMP)
 ## Everything but the slow process-level fault and end-to-end tests.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not faults and not e2e"
+
+## Line coverage of the provider modules (issue 4 asks for at least 90 %).
+PROVIDER_MODULES := providers connections strava whoop jobs raw
+coverage-providers: $(STAMP)
+	$(BIN)/python -m pytest services/ingest/tests -q \
+		$(foreach m,$(PROVIDER_MODULES),--cov=aurora_ingest.$(m)) \
+		--cov-report=term-missing:skip-covered --cov-fail-under=90
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

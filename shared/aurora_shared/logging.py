@@ -58,7 +58,9 @@ def configure_logging(service: str, level: str = "INFO", *, json_output: bool = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # httpx logs every request's full URL at INFO; a provider URL may carry a query
+    # that must not be written down, so only its warnings pass.
+    for noisy in ("uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

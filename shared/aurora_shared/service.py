@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -144,8 +144,10 @@ def build_app(
     routers: Sequence[APIRouter],
     key_source: KeySource | None = None,
     on_startup: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """`on_startup` hooks run after the runtime opens and before the first request is served."""
+    """`on_startup` hooks run after the runtime opens and before the first request is
+    served; `on_shutdown` hooks run before it closes, in reverse order."""
     name = settings.service_name
 
     @asynccontextmanager
@@ -156,6 +158,8 @@ def build_app(
                 await hook(app.state.runtime)
             yield
         finally:
+            for shutdown in reversed(on_shutdown):
+                await shutdown()
             await app.state.runtime.close()
 
     app = FastAPI(
@@ -301,6 +305,20 @@ def _configure(settings: ServiceSettings, role: str) -> None:
         start_http_server(port, addr=settings.metrics_host)
 
 
+def run_arq_tasks(worker_settings: type, settings: ServiceSettings) -> None:
+    """Body of every service's `tasks` role: an arq worker on the service's Redis,
+    logging like the service's other processes."""
+    from arq.connections import RedisSettings
+    from arq.typing import WorkerSettingsBase
+    from arq.worker import run_worker
+
+    configure_logging(
+        f"{settings.service_name}-tasks", settings.log_level, json_output=settings.log_json
+    )
+    typed = cast("type[WorkerSettingsBase]", worker_settings)
+    run_worker(typed, redis_settings=RedisSettings.from_dsn(settings.redis_url))
+
+
 def migrations_path(package_file: str) -> Path:
     return Path(package_file).resolve().parent / "migrations"
 
@@ -322,6 +340,8 @@ class ServiceSpec:
     relay_extras: ExtraComponents | None = None
     # The `tasks` role (scheduled jobs, e.g. an arq worker), for services that have one.
     tasks: Callable[[], None] | None = None
+    # Operator commands beyond the process roles: name -> (help, entry point).
+    commands: Mapping[str, tuple[str, Callable[[], None]]] = field(default_factory=dict)
 
     def has_consumers(self) -> bool:
         return bool(self.subscriptions())
@@ -367,8 +387,12 @@ def service_cli(spec: ServiceSpec, argv: Sequence[str]) -> None:
     sub.add_parser("migrate", help="upgrade this service's schema to head")
     if spec.tasks is not None:
         sub.add_parser("tasks", help="run the scheduled jobs")
+    for command, (help_text, _) in spec.commands.items():
+        sub.add_parser(command, help=help_text)
     args = parser.parse_args(list(argv))
-    if args.role == "tasks" and spec.tasks is not None:
+    if args.role in spec.commands:
+        spec.commands[args.role][1]()
+    elif args.role == "tasks" and spec.tasks is not None:
         spec.tasks()
     elif args.role == "serve":
         spec.serve(args.host, args.port)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aurora_ingest.accounts.access import Caller
 from aurora_ingest.records import service
 from aurora_ingest.records.rules import Kind
-from aurora_ingest.records.schemas import RecordOut, RecordPage
+from aurora_ingest.records.schemas import RecordDetail, RecordOut, RecordPage
 from aurora_shared.db import request_session
 from aurora_shared.errors import ProblemError
 
@@ -50,8 +50,14 @@ async def list_records(
     )
 
 
-@router.get("/{record_id}", response_model=RecordOut)
-async def get_record(record_id: uuid.UUID, principal: Caller, session: Session) -> RecordOut:
-    """Another user's record answers exactly like a missing one (404)."""
+@router.get("/{record_id}", response_model=RecordDetail)
+async def get_record(
+    record_id: uuid.UUID,
+    principal: Caller,
+    session: Session,
+    samples: Annotated[bool, Query(description="include the per-second streams")] = False,
+) -> RecordDetail:
+    """Another user's record answers exactly like a missing one (404). Laps, splits
+    and the like come with it; the streams only on request, as they can be large."""
     record = await service.get_record(session, user_id=principal.user_id, record_id=record_id)
-    return RecordOut.of(record)
+    return RecordDetail.of_record(record, with_samples=samples)

@@ -8,13 +8,15 @@ keep the newest state and drop the older one.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     Text,
@@ -47,6 +49,7 @@ class Record(Base):
         CheckConstraint("end_at IS NULL OR end_at > start_at", name="end_after_start"),
         CheckConstraint("tz_offset_min BETWEEN -720 AND 840", name="tz_offset"),
         CheckConstraint("revision >= 1", name="revision"),
+        CheckConstraint("kind = 'workout' OR local_date IS NOT NULL", name="health_date"),
         Index("ix_records_user_start", "user_id", "start_at", "id"),
     )
 
@@ -65,6 +68,18 @@ class Record(Base):
     tz_offset_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # Health records: the athlete's local day the record counts for.
+    local_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Laps, splits, score state...: shown on the record's own page, not in lists.
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # Columnar per-second streams (records.rules.Samples); never in list responses.
+    samples: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    # The newest provider payload this record was built from.
+    raw_payload_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("raw_payloads.id", ondelete="SET NULL"), nullable=True
     )
     revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(

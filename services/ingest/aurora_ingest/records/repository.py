@@ -5,23 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_ingest.records.models import Record
-from aurora_ingest.records.rules import WorkoutFields
 
 
-async def insert_workout_if_new(
-    session: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    source: str,
-    external_id: str,
-    fields: WorkoutFields,
-) -> Record | None:
+async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> Record | None:
     """The new row, or None when (user, source, external id) exists already.
 
     ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to
@@ -29,20 +22,7 @@ async def insert_workout_if_new(
     """
     statement = (
         insert(Record)
-        .values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            kind="workout",
-            source=source,
-            origin_device=fields.origin_device,
-            external_id=external_id,
-            sport=fields.sport,
-            start_at=fields.start_at,
-            end_at=fields.end_at,
-            duration_s=fields.duration_s,
-            tz_offset_min=fields.tz_offset_min,
-            metrics=fields.metrics,
-        )
+        .values(id=uuid.uuid4(), **values)
         .on_conflict_do_nothing(index_elements=["user_id", "source", "external_id"])
         .returning(Record)
     )

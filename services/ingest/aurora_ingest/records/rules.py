@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 Kind = Literal["workout", "sleep", "recovery", "daily"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -34,6 +35,35 @@ Sport = Literal[
 SPORTS: tuple[str, ...] = get_args(Sport)
 
 
+# Columnar per-second streams: "t" (seconds from the start) and any of SAMPLE_CHANNELS,
+# every list as long as "t", None where a channel has a gap.
+Samples = dict[str, list[float | None]]
+SAMPLE_CHANNELS: tuple[str, ...] = (
+    "hr",
+    "power",
+    "cadence",
+    "speed",
+    "distance",
+    "altitude",
+    "lat",
+    "lng",
+    "temp",
+)
+
+
+def samples_problem(samples: Samples) -> str | None:
+    """Why a columnar sample set is malformed, or None; mappers reject rather than store it."""
+    if "t" not in samples:
+        return "samples have no time channel"
+    length = len(samples["t"])
+    for name, values in samples.items():
+        if name != "t" and name not in SAMPLE_CHANNELS:
+            return f"unknown sample channel {name!r}"
+        if len(values) != length:
+            return f"sample channel {name!r} has {len(values)} values, time has {length}"
+    return None
+
+
 @dataclass(frozen=True)
 class WorkoutFields:
     """What any source says about one workout, already normalised (UTC, SI units).
@@ -48,3 +78,28 @@ class WorkoutFields:
     tz_offset_min: int | None
     metrics: dict[str, float]
     origin_device: str | None = None
+    # Laps, splits, score state, provider labels: JSON-ready, SI units.
+    details: dict[str, Any] = field(default_factory=dict)
+    samples: Samples | None = None
+
+
+HealthKind = Literal["sleep", "recovery", "daily"]
+HEALTH_KINDS: tuple[str, ...] = get_args(HealthKind)
+
+
+@dataclass(frozen=True)
+class HealthFields:
+    """One sleep, recovery or daily record of a source, normalised.
+
+    `date` is the athlete's local calendar day the record belongs to: a night's
+    sleep counts for the morning it ends on, which only the source knows.
+    """
+
+    kind: str
+    date: dt.date
+    start_at: datetime
+    end_at: datetime | None
+    tz_offset_min: int | None
+    metrics: dict[str, float | None]
+    origin_device: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

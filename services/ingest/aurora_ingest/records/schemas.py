@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +23,7 @@ class RecordOut(BaseModel):
     origin_device: str | None
     external_id: str
     sport: str | None
+    date: dt.date | None = None
     start: datetime
     end: datetime | None
     duration_s: float | None
@@ -38,6 +41,7 @@ class RecordOut(BaseModel):
             origin_device=record.origin_device,
             external_id=record.external_id,
             sport=record.sport,
+            date=record.local_date,
             start=record.start_at,
             end=record.end_at,
             duration_s=record.duration_s,
@@ -45,6 +49,23 @@ class RecordOut(BaseModel):
             metrics=record.metrics,
             created_at=record.created_at,
             updated_at=record.updated_at,
+        )
+
+
+class RecordDetail(RecordOut):
+    """One record on its own page: the source's details, and its streams when asked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    details: dict[str, Any]
+    samples: dict[str, list[float | None]] | None
+
+    @classmethod
+    def of_record(cls, record: Record, *, with_samples: bool) -> RecordDetail:
+        return cls(
+            **RecordOut.of(record).model_dump(),
+            details=record.details,
+            samples=record.samples if with_samples else None,
         )
 
 

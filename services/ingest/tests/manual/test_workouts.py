@@ -93,6 +93,7 @@ async def test_post_writes_the_record_and_its_event_in_one_commit(
         "duration_s": 7200.0,
         "tz_offset_min": 60,
         "metrics": {"avg_hr": 167.0, "max_hr": 181.0, "avg_power_w": 215.0, "distance_m": 61500.0},
+        "details": {},
         "samples": None,
     }
 
@@ -239,6 +240,7 @@ async def test_delete_soft_deletes_and_emits_workout_removed(
     assert events[1]["envelope"]["payload"] == {
         "record_id": record_id,
         "revision": 2,
+        "kind": "workout",
         "source": "manual",
         "external_id": "garage-ride-1",
     }

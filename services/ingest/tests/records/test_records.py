@@ -40,9 +40,11 @@ async def test_get_own_record(client: httpx.AsyncClient, alice: dict[str, str]) 
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {
-        "id", "kind", "source", "origin_device", "external_id", "sport", "start", "end",
-        "duration_s", "tz_offset_min", "metrics", "created_at", "updated_at",
+        "id", "kind", "source", "origin_device", "external_id", "sport", "date", "start", "end",
+        "duration_s", "tz_offset_min", "metrics", "created_at", "updated_at", "details",
+        "samples",
     }  # fmt: skip
+    assert body["samples"] is None  # only on request
     assert body["id"] == record_id
     assert (body["kind"], body["source"], body["external_id"]) == ("workout", "manual", "r1")
     assert datetime.fromisoformat(body["start"]) == datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
