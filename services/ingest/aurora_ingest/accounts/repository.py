@@ -8,14 +8,22 @@ from collections.abc import AsyncIterator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_ingest.connections.models import Connection
+from aurora_ingest.jobs.models import ProviderJob
+from aurora_ingest.raw.models import RawPayload
 from aurora_ingest.records.models import Record
 from aurora_shared.export import EXPORT_BATCH
 
 
-async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Records, removed ones included: a soft-removed record still holds the workout."""
-    result = await session.execute(delete(Record).where(Record.user_id == user_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:
+    """Every table naming the user: records (removed ones too: they still hold the
+    workout), raw provider payloads, queued provider work, and provider connections
+    with their encrypted tokens."""
+    erased: dict[str, int] = {}
+    for table in (Record, RawPayload, ProviderJob, Connection):
+        result = await session.execute(delete(table).where(table.user_id == user_id))
+        erased[table.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+    return erased
 
 
 async def all_records(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[Record]:

@@ -23,13 +23,13 @@ log = logging.getLogger("aurora.ingest.accounts")
 async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
     """Every row naming the user, its outbox rows and its events on ingest's streams."""
     await user_lock(session, user_id, exclusive=True)
-    records = await repository.erase_rows(session, user_id)
+    erased = await repository.erase_rows(session, user_id)
     report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
     await MIRROR.forget(session, user_id)
     log.info(
         "user purged",
         extra={
-            "records": records,
+            **erased,
             "outbox_rows": report.outbox_rows,
             "stream_entries": report.stream_entries,
         },

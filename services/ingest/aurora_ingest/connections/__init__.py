@@ -1,0 +1,1 @@
+"""Provider connections: OAuth connect and callback, encrypted tokens, refresh, disconnect."""
