@@ -1,0 +1,1 @@
+"""Strava: webhook events, API client, mapping to records, and the sync jobs."""
