@@ -1,0 +1,1 @@
+"""WHOOP (API v2): signed webhooks, payload mapping, the API client and the sync jobs."""
