@@ -61,6 +61,7 @@ def run(options: RunOptions) -> int:
             "REDIS_URL": redis_url,
             "AURORA_JWKS_URL": f"http://127.0.0.1:{ports['identity']}/.well-known/jwks.json",
             "PYTHONUNBUFFERED": "1",
+            **_dev_secrets(options.state_dir),
         }
         supervisor = Supervisor(options.state_dir / "logs", env)
         for name in SERVICES:
@@ -138,6 +139,31 @@ def _require_free_ports(options: RunOptions) -> None:
                     f"port {port} ({name}) is in use; is another `aurora run` up? "
                     "Choose others with --port / --base-port."
                 ) from None
+
+
+def _dev_secrets(state_dir: Path) -> dict[str, str]:
+    """Ingest's token key and OAuth state secret for a development suite.
+
+    Made once and kept in the state folder (mode 600), so provider tokens stored
+    by one `aurora run` still decrypt in the next; values already in the
+    environment win, which is how a developer plugs in real provider apps.
+    """
+    import json
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    path = state_dir / "dev-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+    else:
+        stored = {
+            "AURORA_INGEST_TOKEN_KEYS": Fernet.generate_key().decode(),
+            "AURORA_INGEST_STATE_SECRET": secrets.token_urlsafe(32),
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(stored))
+    return {name: os.environ.get(name) or value for name, value in stored.items()}
 
 
 def _write_env_file(state_dir: Path, database_url: str, redis_url: str) -> None:

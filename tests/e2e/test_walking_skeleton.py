@@ -210,7 +210,7 @@ def _any_log_contains(state_dir: Path, needle: str, service: str) -> bool:
 def test_ctrl_c_stops_every_process(suite: Suite) -> None:
     parent = psutil.Process(suite.process.pid)
     children = parent.children(recursive=True)
-    assert len(children) >= 13  # 4 APIs, 4 workers, 4 relays, identity's tasks, the gateway
+    assert len(children) >= 14  # 4 APIs, 4 workers, 4 relays, 2 tasks, the gateway
     suite.process.send_signal(signal.SIGINT)
     assert suite.process.wait(timeout=30) == 0
     _gone, alive = psutil.wait_procs(children, timeout=15)

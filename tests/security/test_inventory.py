@@ -43,6 +43,10 @@ PUBLIC = {
     "POST /auth/login": "exchanges a password for tokens",
     "POST /auth/refresh": "exchanges a refresh token (itself the credential) for tokens",
     "* /webhooks/*": "provider callbacks, authenticated by the provider's signature",
+    "GET /connections/{provider}/callback": (
+        "OAuth redirect from the provider; the user is the one named in the signed, "
+        "single-use state"
+    ),
 }
 # Routes that are deliberately absent from the OpenAPI document.
 UNDOCUMENTED = {

@@ -1,7 +1,10 @@
 """Imports every ORM module so alembic and the metadata see all tables."""
 
 from aurora_ingest.accounts.models import ACCOUNTS
+from aurora_ingest.connections.models import Connection
 from aurora_ingest.db import BUS, Base
+from aurora_ingest.jobs.models import ProviderJob
+from aurora_ingest.raw.models import RawPayload
 from aurora_ingest.records.models import Record
 
-__all__ = ["ACCOUNTS", "BUS", "Base", "Record"]
+__all__ = ["ACCOUNTS", "BUS", "Base", "Connection", "ProviderJob", "RawPayload", "Record"]

@@ -43,6 +43,8 @@ _BRANDS: Final[Mapping[str, str]] = {
     "oura": "oura",
     "apple": "apple_health",
     "iphone": "apple_health",
+    # Strava labels hand-typed activities "manual": nobody's device recorded them.
+    "manual": "manual",
 }
 _WORDS = re.compile(r"[a-z0-9]+")
 

@@ -59,6 +59,7 @@ def test_every_source_has_the_contract_priority() -> None:
         ("apple_health", "Polar Flow", "polar"),
         ("oura", "Oura Ring Gen3", "oura"),
         ("strava", "Zwift", "strava"),  # not one of the sources: the carrier's priority
+        ("strava", "manual", "manual"),  # typed in by hand, ranks as a manual entry
         ("garmin", None, "garmin"),
         ("polar", "", "polar"),
     ],

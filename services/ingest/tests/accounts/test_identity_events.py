@@ -16,6 +16,8 @@ from aurora_ingest.app import create_app
 from aurora_ingest.config import IngestSettings
 from aurora_ingest.consumers import subscriptions
 from aurora_ingest.db import BUS, SCHEMA, STREAM
+from aurora_ingest.jobs.service import enqueue
+from aurora_ingest.raw.service import store_raw
 from aurora_shared.access import unguarded_routes
 from aurora_shared.bus.consumer import StreamConsumer, dlq_stream
 from aurora_shared.bus.erasure import borrowed_redis
@@ -105,6 +107,22 @@ async def test_deleted_user_gets_401_everywhere_as_soon_as_the_event_is_handled(
     assert (await client.get("/records", headers=other)).status_code == 200
 
 
+async def seed_provider_rows(sessions: Sessions, user: uuid.UUID) -> None:
+    """A raw provider payload and a queued provider job naming the user."""
+    async with sessions() as session, session.begin():
+        await store_raw(
+            session, user_id=user, provider="strava", kind="activity", external_id="1", body=b"{}"
+        )
+        await enqueue(
+            session,
+            provider="strava",
+            kind="activity",
+            key=f"{user}:1",
+            user_id=user,
+            connection_id=None,
+        )
+
+
 async def seed(client: httpx.AsyncClient, headers: dict[str, str], refs: list[str]) -> list[str]:
     ids = []
     for day, ref in enumerate(refs, start=10):
@@ -149,15 +167,25 @@ async def test_purge_erases_every_row_and_event_of_the_user_and_nothing_else(
                 changed_at=datetime.now(UTC),
             ),
         )
+    for user in (alice, bob):
+        await seed_provider_rows(sessions, user)
     await deliver(sessions, handlers, user_deleted(alice))
     before = await rows_naming(migrated, SCHEMA, alice)
+    assert before["raw_payloads"] == 1 and before["provider_jobs"] == 1
     assert before["records"] == 4 and before["outbox"] == 5 and before["blocked_users"] == 1
     assert (await stream_entries_naming(redis, [STREAM], alice))[dlq_stream(STREAM)] == 1
 
     await deliver(sessions, handlers, user_purged(alice))
     await deliver(sessions, handlers, user_purged(alice))  # redelivered: harmless
 
-    assert set(await rows_naming(migrated, SCHEMA, alice)) == {"records", "outbox", "blocked_users"}
+    assert set(await rows_naming(migrated, SCHEMA, alice)) == {
+        "records",
+        "outbox",
+        "blocked_users",
+        "raw_payloads",
+        "provider_jobs",
+        "connections",
+    }
     assert set((await rows_naming(migrated, SCHEMA, alice)).values()) == {0}
     assert await stream_entries_naming(redis, [STREAM], alice) == {
         STREAM: 0,
@@ -172,6 +200,7 @@ async def test_purge_erases_every_row_and_event_of_the_user_and_nothing_else(
     # Bob keeps everything.
     kept = await rows_naming(migrated, SCHEMA, bob)
     assert (kept["records"], kept["outbox"]) == (2, 2)
+    assert (kept["raw_payloads"], kept["provider_jobs"]) == (1, 1)
     assert (await stream_entries_naming(redis, [STREAM], bob))[STREAM] == 2
     assert await db.fetchval("SELECT count(*) FROM ingest.grants WHERE athlete_id = $1", bob) == 1
     assert (await client.get("/records", headers=issuer.headers(bob))).json()["items"]
