@@ -18,11 +18,16 @@ router = APIRouter(tags=["accounts"])
     responses={200: {"content": {"application/json": {}}}},
 )
 async def export_my_records(request: Request, principal: Caller) -> StreamingResponse:
-    """Every record of the caller, removed ones included, as one streamed JSON document."""
+    """Every record of the caller (removed ones included), their provider connections
+    (never the tokens) and every payload a provider sent about them, streamed."""
     user_id = principal.user_id
     return export_response(
         request,
         service="ingest",
         user_id=user_id,
-        sections={"records": lambda session: service.exported_records(session, user_id)},
+        sections={
+            "records": lambda session: service.exported_records(session, user_id),
+            "connections": lambda session: service.exported_connections(session, user_id),
+            "raw_payloads": lambda session: service.exported_raw_payloads(session, user_id),
+        },
     )

@@ -26,6 +26,25 @@ async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int
     return erased
 
 
+async def all_raw_payloads(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[RawPayload]:
+    stream = await session.stream_scalars(
+        select(RawPayload)
+        .where(RawPayload.user_id == user_id)
+        .order_by(RawPayload.received_at, RawPayload.id)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    async for payload in stream:
+        yield payload
+
+
+async def all_connections(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[Connection]:
+    rows = await session.scalars(
+        select(Connection).where(Connection.user_id == user_id).order_by(Connection.provider)
+    )
+    for row in rows:
+        yield row
+
+
 async def all_records(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[Record]:
     stream = await session.stream_scalars(
         select(Record)

@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_ingest.accounts import repository
 from aurora_ingest.accounts.models import MIRROR
-from aurora_ingest.accounts.schemas import ExportedRecord
+from aurora_ingest.accounts.schemas import (
+    ExportedConnection,
+    ExportedRawPayload,
+    ExportedRecord,
+)
 from aurora_ingest.db import BUS, STREAM
 from aurora_shared.accounts import user_lock
 from aurora_shared.bus.consumer import Handler
@@ -46,3 +50,17 @@ async def exported_records(
 ) -> AsyncIterator[ExportedRecord]:
     async for record in repository.all_records(session, user_id):
         yield ExportedRecord.of_record(record)
+
+
+async def exported_connections(
+    session: AsyncSession, user_id: uuid.UUID
+) -> AsyncIterator[ExportedConnection]:
+    async for connection in repository.all_connections(session, user_id):
+        yield ExportedConnection.of_connection(connection)
+
+
+async def exported_raw_payloads(
+    session: AsyncSession, user_id: uuid.UUID
+) -> AsyncIterator[ExportedRawPayload]:
+    async for payload in repository.all_raw_payloads(session, user_id):
+        yield ExportedRawPayload.of_payload(payload)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 
 import httpx
 
+from aurora_ingest.connections.models import Connection
+from aurora_ingest.providers.kit import ProviderKit
+from aurora_ingest.raw.service import store_raw
 from aurora_shared.testing.tokens import TestIssuer
 
 
@@ -55,3 +60,44 @@ async def test_export_holds_own_records_only(client: httpx.AsyncClient, issuer: 
 async def test_export_needs_a_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/records/me/export")
     assert response.status_code == 401
+
+
+async def test_export_holds_connections_and_raw_payloads_but_no_tokens(
+    client: httpx.AsyncClient, kit: ProviderKit, issuer: TestIssuer
+) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    async with kit.sessions() as session, session.begin():
+        for user, body in ((alice, b'{"id": 1}'), (alice, b"\x00binary"), (bob, b'{"id": 2}')):
+            await store_raw(
+                session,
+                user_id=user,
+                provider="strava",
+                kind="activity",
+                external_id="1",
+                body=body,
+            )
+        session.add(
+            Connection(
+                id=uuid.uuid4(),
+                user_id=alice,
+                provider="strava",
+                provider_user_id="9001",
+                scopes="read activity:read_all",
+                access_token_enc=kit.cipher.encrypt("very-secret-access"),
+                refresh_token_enc=kit.cipher.encrypt("very-secret-refresh"),
+                status="active",
+            )
+        )
+    response = await client.get("/records/me/export", headers=issuer.headers(alice))
+    assert response.status_code == 200
+    assert "very-secret" not in response.text and "token_enc" not in response.text
+    document = response.json()
+    (connection,) = document["connections"]
+    assert (connection["provider"], connection["status"]) == ("strava", "active")
+    payloads = document["raw_payloads"]
+    assert sorted(p["sha256"] for p in payloads) == sorted(
+        hashlib.sha256(b).hexdigest() for b in (b'{"id": 1}', b"\x00binary")
+    )
+    by_kind = {p["content_base64"] is None: p for p in payloads}
+    assert by_kind[True]["content"] == {"id": 1}
+    assert base64.b64decode(by_kind[False]["content_base64"]) == b"\x00binary"
