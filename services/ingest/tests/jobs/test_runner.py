@@ -21,7 +21,8 @@ from aurora_ingest.jobs.service import (
 from aurora_ingest.providers.http import ProviderRateLimited, ProviderUnavailable
 from aurora_ingest.providers.kit import ProviderKit
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# Ahead of the database clock, so jobs queued "now" during a test are due for it.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 USER = uuid.uuid4()
 CONNECTION = uuid.uuid4()
 

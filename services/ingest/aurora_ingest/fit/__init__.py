@@ -1,0 +1,1 @@
+"""Garmin FIT: a strict, fast decoder and the mapping of activity files to workouts."""
