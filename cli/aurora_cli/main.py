@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     set_role = users_sub.add_parser("set-role", help="give an account a role (first admin)")
     set_role.add_argument("email")
     set_role.add_argument("role", choices=["athlete", "coach", "admin"])
+    reapply = users_sub.add_parser(
+        "reapply-erasures",
+        help="after restoring a backup: erase again every user purged since it was taken",
+    )
+    reapply.add_argument("--since", required=True, help="backup time, RFC 3339 with offset")
 
     dlq = sub.add_parser("dlq", help="inspect and replay dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -94,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "gateway":
         return _gateway(args.host, args.port)
+    if args.command == "users" and args.users_command == "reapply-erasures":
+        from aurora_identity.gdpr.restore import main as reapply_erasures
+
+        reapply_erasures(["--since", args.since])
+        return 0
     if args.command == "users":
         from aurora_cli.operator import set_role
 

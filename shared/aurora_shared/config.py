@@ -66,6 +66,11 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
     jwt_issuer: str = "aurora-identity"
     jwt_audience: str = "aurora"
+    # How long verified services trust their copy of identity's JWKS before fetching
+    # it again (a key removed at identity stops verifying within this), and how long
+    # a stale copy keeps serving while identity cannot be reached.
+    jwks_max_age_s: float = Field(300.0, gt=0, le=86_400)
+    jwks_stale_if_error_s: float = Field(300.0, ge=0, le=86_400)
     bus: BusSettings = Field(default_factory=BusSettings)
 
     @model_validator(mode="before")

@@ -173,7 +173,12 @@ def build_app(
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
-        key_source or JwksClient(settings.jwks_url),
+        key_source
+        or JwksClient(
+            settings.jwks_url,
+            max_age_s=settings.jwks_max_age_s,
+            stale_if_error_s=settings.jwks_stale_if_error_s,
+        ),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
