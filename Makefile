@@ -8,7 +8,7 @@ PACKAGES := -e shared -e services/identity -e services/ingest -e services/dedup 
 PYPROJECTS := pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 LINT_PATHS := shared services cli tests bench
 
-.PHONY: install run test test-fast coverage-providers lint format bench-bus clean
+.PHONY: install run test test-fast coverage-providers lint format bench-bus bench-fit clean
 
 $(STAMP): $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -52,6 +52,10 @@ format: $(STAMP)
 ## Event-bus throughput and latency; writes bench/results/bus.{md,json}.
 bench-bus: $(STAMP)
 	$(BIN)/python bench/bus.py
+
+## FIT decoding: Aurora's decoder (+ normaliser) against fitdecode; writes bench/results/fit.{md,json}.
+bench-fit: $(STAMP)
+	$(BIN)/python bench/fit.py
 
 clean:
 	rm -rf $(VENV) .aurora .mypy_cache .ruff_cache .pytest_cache
