@@ -62,6 +62,8 @@ def run(options: RunOptions) -> int:
             "AURORA_JWKS_URL": f"http://127.0.0.1:{ports['identity']}/.well-known/jwks.json",
             "PYTHONUNBUFFERED": "1",
             **_dev_secrets(options.state_dir),
+            # The ingest API writes uploads here and its tasks process reads them.
+            "AURORA_INGEST_UPLOAD_DIR": str((options.state_dir / "uploads").resolve()),
         }
         supervisor = Supervisor(options.state_dir / "logs", env)
         for name in SERVICES:

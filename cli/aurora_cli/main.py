@@ -59,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     reapply.add_argument("--since", required=True, help="backup time, RFC 3339 with offset")
 
+    imp = sub.add_parser("import", help="import activity files through the running suite's API")
+    imp_sub = imp.add_subparsers(dest="import_kind", required=True)
+    fit = imp_sub.add_parser("fit", help="FIT files: a .fit, a .zip of them, or a folder")
+    fit.add_argument("paths", nargs="+", metavar="PATH")
+    fit.add_argument(
+        "--url",
+        default=os.environ.get("AURORA_URL", "http://127.0.0.1:8080"),
+        help="the gateway (default: AURORA_URL or http://127.0.0.1:8080)",
+    )
+    fit.add_argument("--token", default=None, help="access token (default: AURORA_TOKEN)")
+
     dlq = sub.add_parser("dlq", help="inspect and replay dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     lst = dlq_sub.add_parser("list", help="list dead letters with their errors")
@@ -99,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "gateway":
         return _gateway(args.host, args.port)
+    if args.command == "import":
+        from aurora_cli.importer import main as import_main
+
+        return import_main(args)
     if args.command == "users" and args.users_command == "reapply-erasures":
         from aurora_identity.gdpr.restore import main as reapply_erasures
 

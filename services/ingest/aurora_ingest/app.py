@@ -11,6 +11,7 @@ from aurora_ingest.manual.endpoints import router as manual_router
 from aurora_ingest.providers.kit import ProviderKit
 from aurora_ingest.records.endpoints import router as records_router
 from aurora_ingest.strava.webhooks import router as strava_webhooks_router
+from aurora_ingest.uploads.endpoints import router as uploads_router
 from aurora_ingest.whoop.webhooks import router as whoop_webhooks_router
 from aurora_shared.auth import KeySource
 from aurora_shared.service import Runtime, build_app
@@ -40,6 +41,7 @@ def create_app(
             connections_router,
             strava_webhooks_router,
             whoop_webhooks_router,
+            uploads_router,
         ],
         key_source=key_source,
         on_startup=[open_kit],

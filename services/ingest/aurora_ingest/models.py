@@ -6,5 +6,16 @@ from aurora_ingest.db import BUS, Base
 from aurora_ingest.jobs.models import ProviderJob
 from aurora_ingest.raw.models import RawPayload
 from aurora_ingest.records.models import Record
+from aurora_ingest.uploads.models import Upload, UploadFile
 
-__all__ = ["ACCOUNTS", "BUS", "Base", "Connection", "ProviderJob", "RawPayload", "Record"]
+__all__ = [
+    "ACCOUNTS",
+    "BUS",
+    "Base",
+    "Connection",
+    "ProviderJob",
+    "RawPayload",
+    "Record",
+    "Upload",
+    "UploadFile",
+]

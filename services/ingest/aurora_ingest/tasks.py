@@ -20,13 +20,18 @@ from aurora_ingest.jobs.models import ProviderJob
 from aurora_ingest.jobs.runner import Handlers, run_due_jobs
 from aurora_ingest.providers.kit import ProviderKit
 from aurora_ingest.strava.jobs import HANDLERS as STRAVA_HANDLERS
+from aurora_ingest.uploads.jobs import HANDLERS as UPLOAD_HANDLERS
 from aurora_ingest.whoop.jobs import HANDLERS as WHOOP_HANDLERS
 from aurora_shared.service import Runtime, run_arq_tasks
 
 log = logging.getLogger("aurora.ingest.tasks")
 
 QUEUE_NAME = "aurora:ingest:arq"
-HANDLERS: Handlers = {"strava": STRAVA_HANDLERS, "whoop": WHOOP_HANDLERS}
+HANDLERS: Handlers = {
+    "strava": STRAVA_HANDLERS,
+    "whoop": WHOOP_HANDLERS,
+    "upload": UPLOAD_HANDLERS,
+}
 # Finished jobs are kept this long for operators, then dropped.
 JOB_RETENTION = timedelta(days=7)
 

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from aurora_ingest.accounts import service
 from aurora_ingest.accounts.access import Caller
+from aurora_ingest.uploads import service as uploads_service
 from aurora_shared.export import export_response
 
 router = APIRouter(tags=["accounts"])
@@ -29,5 +30,6 @@ async def export_my_records(request: Request, principal: Caller) -> StreamingRes
             "records": lambda session: service.exported_records(session, user_id),
             "connections": lambda session: service.exported_connections(session, user_id),
             "raw_payloads": lambda session: service.exported_raw_payloads(session, user_id),
+            "uploads": lambda session: uploads_service.exported_uploads(session, user_id),
         },
     )

@@ -17,6 +17,7 @@ from aurora_ingest.accounts.schemas import (
     ExportedRecord,
 )
 from aurora_ingest.db import BUS, STREAM
+from aurora_ingest.uploads.service import purge_user_uploads
 from aurora_shared.accounts import user_lock
 from aurora_shared.bus.consumer import Handler
 from aurora_shared.bus.erasure import RedisOpener, erase_user_events
@@ -28,6 +29,7 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
     """Every row naming the user, its outbox rows and its events on ingest's streams."""
     await user_lock(session, user_id, exclusive=True)
     erased = await repository.erase_rows(session, user_id)
+    erased.update(await purge_user_uploads(session, user_id))
     report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
     await MIRROR.forget(session, user_id)
     log.info(

@@ -1,0 +1,356 @@
+"""The upload job: import every file of an upload, one transaction per file.
+
+Each file's raw copy, workouts (with their outbox events) and result row commit
+together, so a file is imported entirely or not at all, and its result row is
+the resume point: a job interrupted by a crash, a deploy or its own time slice
+continues at the first file without a result. The upload row's counters move
+in the same transactions, so progress is never ahead of what is stored.
+
+Registered as HANDLERS["upload"] of the ingest tasks process (tasks.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from sqlalchemy import select
+
+from aurora_ingest.jobs.runner import JobHandler
+from aurora_ingest.jobs.service import Job, JobCancelled, JobRescheduled
+from aurora_ingest.raw.service import store_raw
+from aurora_ingest.records.service import store_workout
+from aurora_ingest.uploads import repository, storage
+from aurora_ingest.uploads.fitimport import (
+    RAW_KIND,
+    RAW_PROVIDER,
+    SOURCE,
+    FileRejectedError,
+    sha256_of,
+    workouts_in,
+)
+from aurora_ingest.uploads.models import FINISHED_STATES, UPLOAD_KINDS, UploadFile
+from aurora_ingest.uploads.settings import UploadSettings, get_upload_settings
+from aurora_ingest.uploads.zipsafe import (
+    Entry,
+    EntryRefusedError,
+    ZipRefusedError,
+    open_archive,
+    read_entry,
+)
+
+if TYPE_CHECKING:
+    import zipfile
+
+    from aurora_ingest.fit.normalize import FitWorkout
+    from aurora_ingest.providers.kit import ProviderKit
+
+log = logging.getLogger("aurora.ingest.uploads")
+
+INTERNAL_REJECTION: Final = "the file could not be decoded (internal error)"
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    container: str
+    filename: str
+    stored_as: str | None
+    done: frozenset[int]
+    bytes_read: int
+
+
+@dataclass
+class _Outcome:
+    result: str
+    reason: str | None = None
+    sha256: str | None = None
+    workouts: list[FitWorkout] = field(default_factory=list)
+
+
+class _UploadStopped(Exception):  # noqa: N818 (control flow, not an error)
+    """The upload was cancelled (or erased) while its files were being imported."""
+
+
+def _upload_id(job: Job) -> uuid.UUID:
+    try:
+        return uuid.UUID(job.key)
+    except ValueError:
+        raise JobCancelled(f"upload job {job.key!r} names no upload") from None
+
+
+async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings) -> _Snapshot:
+    async with kit.sessions() as session, session.begin():
+        upload = await repository.locked(session, upload_id)
+        if upload is None:
+            raise JobCancelled("the upload no longer exists")
+        if upload.status in FINISHED_STATES:
+            stored_as = upload.stored_as
+            upload.stored_as = None
+            snapshot = None
+        else:
+            upload.status = "processing"
+            upload.updated_at = kit.clock()
+            rows = (
+                await session.execute(
+                    select(UploadFile.position, UploadFile.size_bytes).where(
+                        UploadFile.upload_id == upload_id
+                    )
+                )
+            ).all()
+            snapshot = _Snapshot(
+                id=upload.id,
+                user_id=upload.user_id,
+                container=upload.container,
+                filename=upload.filename,
+                stored_as=upload.stored_as,
+                done=frozenset(r.position for r in rows),
+                bytes_read=sum(r.size_bytes for r in rows),
+            )
+    if snapshot is None:
+        # Cancelled while queued or running: nothing more to import, the body can go.
+        await asyncio.to_thread(storage.remove_stored, settings, stored_as)
+        raise _UploadStopped
+    return snapshot
+
+
+async def _judge(kit: ProviderKit, user_id: uuid.UUID, data: bytes) -> _Outcome:
+    sha = sha256_of(data)
+    async with kit.sessions() as session:
+        if await repository.already_imported(session, user_id=user_id, sha256=sha):
+            return _Outcome("duplicate", "already imported", sha)
+    try:
+        workouts = await asyncio.to_thread(workouts_in, data, sha)
+    except FileRejectedError as exc:
+        return _Outcome("rejected", exc.reason, sha)
+    except Exception:  # a decoder bug must cost one file, not the whole export
+        log.exception("FIT import failed unexpectedly", extra={"sha256": sha})
+        return _Outcome("rejected", INTERNAL_REJECTION, sha)
+    return _Outcome("imported", None, sha, workouts)
+
+
+async def _record(
+    kit: ProviderKit,
+    snap: _Snapshot,
+    *,
+    position: int,
+    name: str,
+    size: int,
+    progress_bytes: int,
+    outcome: _Outcome,
+    data: bytes | None,
+) -> None:
+    """One file, all or nothing: raw copy, workouts, result row and progress together."""
+    async with kit.sessions() as session, session.begin():
+        upload = await repository.locked(session, snap.id)
+        if upload is None or upload.status != "processing":
+            raise _UploadStopped
+        record_ids: list[str] = []
+        if outcome.workouts and data is not None:
+            parent = outcome.workouts[0].fields.details.get("parent_activity")
+            raw_id = await store_raw(
+                session,
+                user_id=snap.user_id,
+                provider=RAW_PROVIDER,
+                kind=RAW_KIND,
+                external_id=parent if isinstance(parent, str) else None,
+                body=data,
+            )
+            for workout in outcome.workouts:
+                record_id = await store_workout(
+                    session,
+                    user_id=snap.user_id,
+                    source=SOURCE,
+                    external_id=workout.external_id,
+                    fields=workout.fields,
+                    raw_id=raw_id,
+                )
+                record_ids.append(str(record_id))
+        await repository.add_result(
+            session,
+            {
+                "upload_id": snap.id,
+                "position": position,
+                "user_id": snap.user_id,
+                "name": name[:1024],
+                "size_bytes": size,
+                "sha256": outcome.sha256,
+                "result": outcome.result,
+                "reason": outcome.reason,
+                "record_ids": record_ids,
+            },
+        )
+        upload.files_done += 1
+        upload.bytes_done = min(upload.bytes_done + progress_bytes, upload.bytes_total)
+        upload.workouts += len(record_ids)
+        upload.updated_at = kit.clock()
+
+
+async def _import_single(kit: ProviderKit, snap: _Snapshot, settings: UploadSettings) -> None:
+    if 0 in snap.done or snap.stored_as is None:
+        return
+    data = await asyncio.to_thread(storage.path_of(settings, snap.stored_as).read_bytes)
+    outcome = await _judge(kit, snap.user_id, data)
+    await _record(
+        kit,
+        snap,
+        position=0,
+        name=snap.filename,
+        size=len(data),
+        progress_bytes=len(data),
+        outcome=outcome,
+        data=data,
+    )
+
+
+def _not_read(entry: Entry) -> _Outcome | None:
+    """Entries judged by their name alone: never decompressed."""
+    base = entry.name.replace("\\", "/").rsplit("/", 1)[-1]
+    if entry.name.startswith("__MACOSX/") or base.startswith("._"):
+        return _Outcome("skipped", "macOS metadata, not a file of the export")
+    if not base.lower().endswith(".fit"):
+        return _Outcome("skipped", "not a .fit file")
+    if entry.refusal is not None:
+        return _Outcome("rejected", entry.refusal)
+    return None
+
+
+async def _import_zip(
+    kit: ProviderKit, snap: _Snapshot, settings: UploadSettings, deadline: float
+) -> None:
+    if snap.stored_as is None:
+        raise ZipRefusedError("the uploaded file is no longer stored")
+    file = await asyncio.to_thread(storage.path_of(settings, snap.stored_as).open, "rb")
+    try:
+        archive, entries = await asyncio.to_thread(
+            open_archive, file, max_entries=settings.upload_zip_max_entries
+        )
+        try:
+            await _import_entries(kit, snap, settings, deadline, (archive, entries))
+        finally:
+            archive.close()
+    finally:
+        file.close()
+
+
+async def _import_entries(
+    kit: ProviderKit,
+    snap: _Snapshot,
+    settings: UploadSettings,
+    deadline: float,
+    opened: tuple[zipfile.ZipFile, list[Entry]],
+) -> None:
+    archive, entries = opened
+    read_total = snap.bytes_read
+    judged = 0
+    for entry in entries:
+        if entry.position in snap.done:
+            continue
+        # At least one file per run, so even a tiny slice always makes progress.
+        if judged and time.monotonic() > deadline:
+            raise JobRescheduled(kit.clock())
+        judged += 1
+        data: bytes | None = None
+        size = 0
+        outcome = _not_read(entry)
+        if outcome is None:
+            remaining = settings.upload_zip_max_total_bytes - read_total
+            cap = min(settings.upload_zip_max_entry_bytes, remaining)
+            try:
+                data = await asyncio.to_thread(
+                    read_entry,
+                    archive,
+                    entry,
+                    max_bytes=cap,
+                    max_ratio=settings.upload_zip_max_ratio,
+                )
+            except EntryRefusedError as exc:
+                if cap < settings.upload_zip_max_entry_bytes and "expands beyond" in exc.reason:
+                    raise ZipRefusedError(
+                        "the archive expands beyond "
+                        f"{settings.upload_zip_max_total_bytes} bytes in total"
+                    ) from None
+                outcome = _Outcome("rejected", exc.reason)
+            else:
+                size = len(data)
+                read_total += size
+                outcome = await _judge(kit, snap.user_id, data)
+        await _record(
+            kit,
+            snap,
+            position=entry.position,
+            name=entry.name,
+            size=size,
+            progress_bytes=entry.compress_size,
+            outcome=outcome,
+            data=data,
+        )
+
+
+async def _finish(
+    kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings, error: str | None
+) -> None:
+    """Done (or failed with `error`); a single file's rejection fails its upload."""
+    async with kit.sessions() as session, session.begin():
+        upload = await repository.locked(session, upload_id)
+        if upload is None:
+            return
+        stored_as, upload.stored_as = upload.stored_as, None
+        if upload.status not in FINISHED_STATES:
+            if error is None and upload.container == "fit":
+                error = await session.scalar(
+                    select(UploadFile.reason).where(
+                        UploadFile.upload_id == upload_id, UploadFile.result == "rejected"
+                    )
+                )
+            now: datetime = kit.clock()
+            upload.status = "failed" if error else "done"
+            upload.error = error
+            if not error:
+                upload.bytes_done = upload.bytes_total
+            upload.updated_at = now
+            upload.finished_at = now
+    await asyncio.to_thread(storage.remove_stored, settings, stored_as)
+
+
+async def process_upload(kit: ProviderKit, job: Job, settings: UploadSettings) -> None:
+    upload_id = _upload_id(job)
+    try:
+        snap = await _start(kit, upload_id, settings)
+        deadline = time.monotonic() + settings.upload_job_slice_s
+        if snap.container == "zip":
+            await _import_zip(kit, snap, settings, deadline)
+        else:
+            await _import_single(kit, snap, settings)
+    except _UploadStopped:
+        log.info("upload stopped before its end", extra={"upload_id": str(upload_id)})
+        await _finish(kit, upload_id, settings, None)
+        return
+    except ZipRefusedError as exc:
+        await _finish(kit, upload_id, settings, exc.reason)
+        return
+    except (JobRescheduled, JobCancelled):
+        raise
+    except Exception as exc:
+        if job.attempts + 1 >= kit.settings.jobs_max_attempts:
+            await _finish(kit, upload_id, settings, f"import failed: {type(exc).__name__}")
+        raise
+    await _finish(kit, upload_id, settings, None)
+
+
+def handlers(settings: UploadSettings | None = None) -> dict[str, JobHandler]:
+    """The job handlers per upload kind; settings from the environment unless given."""
+
+    async def run(kit: ProviderKit, job: Job) -> None:
+        await process_upload(kit, job, settings or get_upload_settings())
+
+    return dict.fromkeys(UPLOAD_KINDS, run)
+
+
+HANDLERS: dict[str, JobHandler] = handlers()
