@@ -1,10 +1,12 @@
 """Payloads of the events ingest publishes on `ingest.records` (DESIGN.md §2).
 
 Event-carried state: a consumer gets everything it needs to place the record
-without calling ingest back, samples included (compact and columnar: one list
-per channel, not one object per second; a 12-hour recording at 1 Hz stays well
-under a megabyte). `revision` is an additive field: it orders one record's
-events, since delivery order is not guaranteed.
+without calling ingest back, samples included, compact and columnar: one list
+per channel, not one object per second. A recording longer than
+MAX_EVENT_SAMPLES points is thinned evenly to fit (every k-th point, k the
+smallest that fits), which keeps an event under about a megabyte; the full
+streams stay in ingest's record. `revision` is an additive field: it orders one
+record's events, since delivery order is not guaranteed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from aurora_ingest.records.models import Record
 
 PRODUCER = "ingest"
+# Three hours at 1 Hz: longer recordings are thinned in the event (not in storage).
+MAX_EVENT_SAMPLES = 10_800
 WORKOUT_INGESTED = "workout.ingested"
 WORKOUT_REMOVED = "workout.removed"
 HEALTH_INGESTED = "health.ingested"
@@ -41,12 +45,32 @@ def _common(record: Record) -> dict[str, Any]:
     }
 
 
+def compact_samples(
+    samples: dict[str, list[Any]] | None, max_points: int = MAX_EVENT_SAMPLES
+) -> dict[str, Any] | None:
+    """The samples as they travel: unchanged when short, else every k-th point.
+
+    `step` says how many stored points each travelling point stands for, so a
+    consumer summing time in zones weighs each point by it.
+    """
+    if samples is None:
+        return None
+    length = len(samples.get("t", []))
+    if length <= max_points:
+        return samples
+    step = -(-length // max_points)  # ceiling division
+    thinned: dict[str, Any] = {name: values[::step] for name, values in samples.items()}
+    thinned["step"] = step
+    thinned["points_stored"] = length
+    return thinned
+
+
 def workout_ingested(record: Record) -> dict[str, Any]:
     return {
         **_common(record),
         "sport": record.sport,
         "duration_s": record.duration_s,
-        "samples": record.samples,
+        "samples": compact_samples(record.samples),
     }
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from aurora_ingest.providers.kit import ProviderKit
+from aurora_ingest.records.events import compact_samples
 from aurora_ingest.records.rules import HealthFields, WorkoutFields, samples_problem
 from aurora_ingest.records.service import remove_by_external_id, store_health, store_workout
 from aurora_shared.testing.tokens import TestIssuer
@@ -125,3 +126,18 @@ async def test_a_key_keeps_its_kind(kit: ProviderKit) -> None:
     with pytest.raises(ValueError, match="is a workout, not a sleep"):
         async with kit.sessions() as session, session.begin():
             await store_health(session, user_id=user, source="whoop", external_id="x", fields=SLEEP)
+
+
+def test_long_recordings_are_thinned_evenly_in_the_event_only() -> None:
+    short = {"t": [0.0, 1.0, 2.0], "hr": [1.0, 2.0, 3.0]}
+    assert compact_samples(short, max_points=3) is short
+    assert compact_samples(None) is None
+    long = {"t": [float(i) for i in range(10)], "hr": [float(100 + i) for i in range(10)]}
+    thinned = compact_samples(long, max_points=4)
+    assert thinned == {
+        "t": [0.0, 3.0, 6.0, 9.0],
+        "hr": [100.0, 103.0, 106.0, 109.0],
+        "step": 3,
+        "points_stored": 10,
+    }
+    assert len(long["t"]) == 10  # storage keeps every point
