@@ -15,7 +15,6 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -34,48 +33,18 @@ from aurora_ingest.uploads.fitimport import (
     sha256_of,
     workouts_in,
 )
+from aurora_ingest.uploads.jobstate import Outcome, Snapshot, UploadStopped
 from aurora_ingest.uploads.models import FINISHED_STATES, UPLOAD_KINDS, UploadFile
 from aurora_ingest.uploads.settings import UploadSettings, get_upload_settings
-from aurora_ingest.uploads.zipsafe import (
-    Entry,
-    EntryRefusedError,
-    ZipRefusedError,
-    open_archive,
-    read_entry,
-)
+from aurora_ingest.uploads.zipsafe import ZipRefusedError, open_archive
+from aurora_ingest.uploads.zipwalk import ZipWalk
 
 if TYPE_CHECKING:
-    import zipfile
-
-    from aurora_ingest.fit.normalize import FitWorkout
     from aurora_ingest.providers.kit import ProviderKit
 
 log = logging.getLogger("aurora.ingest.uploads")
 
 INTERNAL_REJECTION: Final = "the file could not be decoded (internal error)"
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    id: uuid.UUID
-    user_id: uuid.UUID
-    container: str
-    filename: str
-    stored_as: str | None
-    done: frozenset[int]
-    bytes_read: int
-
-
-@dataclass
-class _Outcome:
-    result: str
-    reason: str | None = None
-    sha256: str | None = None
-    workouts: list[FitWorkout] = field(default_factory=list)
-
-
-class _UploadStopped(Exception):  # noqa: N818 (control flow, not an error)
-    """The upload was cancelled (or erased) while its files were being imported."""
 
 
 def _upload_id(job: Job) -> uuid.UUID:
@@ -85,7 +54,7 @@ def _upload_id(job: Job) -> uuid.UUID:
         raise JobCancelled(f"upload job {job.key!r} names no upload") from None
 
 
-async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings) -> _Snapshot:
+async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings) -> Snapshot:
     async with kit.sessions() as session, session.begin():
         upload = await repository.locked(session, upload_id)
         if upload is None:
@@ -104,7 +73,7 @@ async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSetting
                     )
                 )
             ).all()
-            snapshot = _Snapshot(
+            snapshot = Snapshot(
                 id=upload.id,
                 user_id=upload.user_id,
                 container=upload.container,
@@ -112,45 +81,48 @@ async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSetting
                 stored_as=upload.stored_as,
                 done=frozenset(r.position for r in rows),
                 bytes_read=sum(r.size_bytes for r in rows),
+                files_total=upload.files_total,
             )
     if snapshot is None:
         # Cancelled while queued or running: nothing more to import, the body can go.
         await asyncio.to_thread(storage.remove_stored, settings, stored_as)
-        raise _UploadStopped
+        raise UploadStopped
     return snapshot
 
 
-async def _judge(kit: ProviderKit, user_id: uuid.UUID, data: bytes) -> _Outcome:
+async def _judge(kit: ProviderKit, user_id: uuid.UUID, data: bytes) -> Outcome:
     sha = sha256_of(data)
     async with kit.sessions() as session:
         if await repository.already_imported(session, user_id=user_id, sha256=sha):
-            return _Outcome("duplicate", "already imported", sha)
+            return Outcome("duplicate", "already imported", sha)
     try:
         workouts = await asyncio.to_thread(workouts_in, data, sha)
     except FileRejectedError as exc:
-        return _Outcome("rejected", exc.reason, sha)
+        return Outcome("rejected", exc.reason, sha)
     except Exception:  # a decoder bug must cost one file, not the whole export
         log.exception("FIT import failed unexpectedly", extra={"sha256": sha})
-        return _Outcome("rejected", INTERNAL_REJECTION, sha)
-    return _Outcome("imported", None, sha, workouts)
+        return Outcome("rejected", INTERNAL_REJECTION, sha)
+    return Outcome("imported", None, sha, workouts)
 
 
 async def _record(
     kit: ProviderKit,
-    snap: _Snapshot,
+    snap: Snapshot,
     *,
     position: int,
     name: str,
     size: int,
     progress_bytes: int,
-    outcome: _Outcome,
+    outcome: Outcome,
     data: bytes | None,
+    files_total_delta: int = 0,
 ) -> None:
-    """One file, all or nothing: raw copy, workouts, result row and progress together."""
+    """One file, all or nothing: raw copy, workouts, result row and progress together
+    (`files_total_delta`: the files of a nested archive, counted with its first one)."""
     async with kit.sessions() as session, session.begin():
         upload = await repository.locked(session, snap.id)
         if upload is None or upload.status != "processing":
-            raise _UploadStopped
+            raise UploadStopped
         record_ids: list[str] = []
         if outcome.workouts and data is not None:
             parent = outcome.workouts[0].fields.details.get("parent_activity")
@@ -186,13 +158,14 @@ async def _record(
                 "record_ids": record_ids,
             },
         )
+        upload.files_total += files_total_delta
         upload.files_done += 1
         upload.bytes_done = min(upload.bytes_done + progress_bytes, upload.bytes_total)
         upload.workouts += len(record_ids)
         upload.updated_at = kit.clock()
 
 
-async def _import_single(kit: ProviderKit, snap: _Snapshot, settings: UploadSettings) -> None:
+async def _import_single(kit: ProviderKit, snap: Snapshot, settings: UploadSettings) -> None:
     if 0 in snap.done or snap.stored_as is None:
         return
     data = await asyncio.to_thread(storage.path_of(settings, snap.stored_as).read_bytes)
@@ -209,20 +182,8 @@ async def _import_single(kit: ProviderKit, snap: _Snapshot, settings: UploadSett
     )
 
 
-def _not_read(entry: Entry) -> _Outcome | None:
-    """Entries judged by their name alone: never decompressed."""
-    base = entry.name.replace("\\", "/").rsplit("/", 1)[-1]
-    if entry.name.startswith("__MACOSX/") or base.startswith("._"):
-        return _Outcome("skipped", "macOS metadata, not a file of the export")
-    if not base.lower().endswith(".fit"):
-        return _Outcome("skipped", "not a .fit file")
-    if entry.refusal is not None:
-        return _Outcome("rejected", entry.refusal)
-    return None
-
-
 async def _import_zip(
-    kit: ProviderKit, snap: _Snapshot, settings: UploadSettings, deadline: float
+    kit: ProviderKit, snap: Snapshot, settings: UploadSettings, deadline: float
 ) -> None:
     if snap.stored_as is None:
         raise ZipRefusedError("the uploaded file is no longer stored")
@@ -232,65 +193,13 @@ async def _import_zip(
             open_archive, file, max_entries=settings.upload_zip_max_entries
         )
         try:
-            await _import_entries(kit, snap, settings, deadline, (archive, entries))
+            # The steps are looked up here, at run time, so tests can wrap them.
+            walk = ZipWalk(kit, snap, settings, deadline, judge=_judge, record=_record)
+            await walk.run(archive, entries)
         finally:
             archive.close()
     finally:
         file.close()
-
-
-async def _import_entries(
-    kit: ProviderKit,
-    snap: _Snapshot,
-    settings: UploadSettings,
-    deadline: float,
-    opened: tuple[zipfile.ZipFile, list[Entry]],
-) -> None:
-    archive, entries = opened
-    read_total = snap.bytes_read
-    judged = 0
-    for entry in entries:
-        if entry.position in snap.done:
-            continue
-        # At least one file per run, so even a tiny slice always makes progress.
-        if judged and time.monotonic() > deadline:
-            raise JobRescheduled(kit.clock())
-        judged += 1
-        data: bytes | None = None
-        size = 0
-        outcome = _not_read(entry)
-        if outcome is None:
-            remaining = settings.upload_zip_max_total_bytes - read_total
-            cap = min(settings.upload_zip_max_entry_bytes, remaining)
-            try:
-                data = await asyncio.to_thread(
-                    read_entry,
-                    archive,
-                    entry,
-                    max_bytes=cap,
-                    max_ratio=settings.upload_zip_max_ratio,
-                )
-            except EntryRefusedError as exc:
-                if cap < settings.upload_zip_max_entry_bytes and "expands beyond" in exc.reason:
-                    raise ZipRefusedError(
-                        "the archive expands beyond "
-                        f"{settings.upload_zip_max_total_bytes} bytes in total"
-                    ) from None
-                outcome = _Outcome("rejected", exc.reason)
-            else:
-                size = len(data)
-                read_total += size
-                outcome = await _judge(kit, snap.user_id, data)
-        await _record(
-            kit,
-            snap,
-            position=entry.position,
-            name=entry.name,
-            size=size,
-            progress_bytes=entry.compress_size,
-            outcome=outcome,
-            data=data,
-        )
 
 
 async def _finish(
@@ -328,7 +237,7 @@ async def process_upload(kit: ProviderKit, job: Job, settings: UploadSettings) -
             await _import_zip(kit, snap, settings, deadline)
         else:
             await _import_single(kit, snap, settings)
-    except _UploadStopped:
+    except UploadStopped:
         log.info("upload stopped before its end", extra={"upload_id": str(upload_id)})
         await _finish(kit, upload_id, settings, None)
         return

@@ -15,6 +15,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+# 32,767 archive entries x 65,536 nested entries fit a signed 32-bit position.
+MAX_ENTRIES_LIMIT = 32_767
 
 
 class UploadSettings(BaseSettings):
@@ -32,11 +34,21 @@ class UploadSettings(BaseSettings):
     # non-activity file is answered with its 422 at once; larger ones are judged
     # by the job and reported in the upload's results.
     upload_sync_max_bytes: int = Field(16 * MIB, ge=0)
-    # Zip archives: never trusted, whatever their directory declares.
-    upload_zip_max_entries: int = Field(20_000, ge=1)
+    # Zip archives: never trusted, whatever their directory declares. The entry cap
+    # holds per archive (outer or nested) and for the files of the whole upload once
+    # its nested archives are opened; at most MAX_ENTRIES_LIMIT, so a nested file's
+    # position (uploads/zipwalk.py) fits the result table's integer column.
+    upload_zip_max_entries: int = Field(20_000, ge=1, le=MAX_ENTRIES_LIMIT)
     upload_zip_max_entry_bytes: int = Field(64 * MIB, ge=1024)
+    # Bytes actually read, outer entries, nested archives and their entries together.
     upload_zip_max_total_bytes: int = Field(8 * 1024 * MIB, ge=1024)
     upload_zip_max_ratio: int = Field(100, ge=2)
+    # A .zip inside the upload's zip (Garmin Connect puts the activities in
+    # DI-Connect-Uploaded-Files/UploadedFiles_*_Part*.zip) is opened one level deep.
+    # Its own bytes are capped here; beyond the memory size it is spooled to an
+    # unnamed temporary file in the user's upload directory.
+    upload_zip_max_nested_bytes: int = Field(2 * 1024 * MIB, ge=1024)
+    upload_zip_nested_memory_bytes: int = Field(8 * MIB, ge=0)
     # One run of the job stops after this long and re-queues itself, so a bulk export
     # never holds its job past the queue's lease (IngestSettings.jobs_lease_s).
     upload_job_slice_s: float = Field(60.0, gt=0, le=3600)

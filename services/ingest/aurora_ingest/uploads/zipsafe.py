@@ -5,19 +5,25 @@ actually produced (a bomb declares whatever it likes), the compression ratio is
 measured on those bytes, entries whose data overlap (the "quoted-overlap" bomb,
 many entries sharing one compressed stream) refuse the archive, and names that
 could escape a directory (`../`, absolute, drive letters) or are symlinks are
-never read at all. Nothing is ever extracted to disk: entries are read into
-memory, bounded by the entry cap.
+never read at all. Nothing is ever extracted under its own name: entries are
+read into memory, bounded by the entry cap, and a nested archive (which can be
+far larger than one activity) is spooled to an anonymous temporary file once it
+outgrows a small memory budget.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import lzma
 import re
 import stat
+import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Final
 
 READ_CHUNK: Final = 256 * 1024
@@ -37,11 +43,14 @@ class ZipRefusedError(ValueError):
 
 
 class EntryRefusedError(ValueError):
-    """One entry is refused; the others may still be read."""
+    """One entry is refused; the others may still be read. `too_large`: it produced
+    more than the byte cap it was read under (the caller may have lowered that cap
+    to what is left of an archive's total)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.too_large = too_large
 
 
 @dataclass(frozen=True)
@@ -120,22 +129,27 @@ def _check_layout(infos: list[zipfile.ZipInfo], central_directory: int | None) -
         raise ZipRefusedError("an entry overlaps the central directory")
 
 
-def read_entry(archive: zipfile.ZipFile, entry: Entry, *, max_bytes: int, max_ratio: int) -> bytes:
-    """The entry's bytes, read under caps on what is actually produced."""
+def _chunks(
+    archive: zipfile.ZipFile, entry: Entry, *, max_bytes: int, max_ratio: int
+) -> Iterator[bytes]:
+    """The entry's bytes as they are inflated, stopped at the first byte over a cap."""
     if entry.refusal is not None:
         raise EntryRefusedError(entry.refusal)
     ratio_cap = max(entry.compress_size * max_ratio, RATIO_FLOOR_BYTES)
-    out = bytearray()
+    produced = 0
     try:
         with archive.open(entry.info) as stream:
             while chunk := stream.read(READ_CHUNK):
-                out += chunk
-                if len(out) > max_bytes:
-                    raise EntryRefusedError(f"the entry expands beyond {max_bytes} bytes")
-                if len(out) > ratio_cap:
+                produced += len(chunk)
+                if produced > max_bytes:
+                    raise EntryRefusedError(
+                        f"the entry expands beyond {max_bytes} bytes", too_large=True
+                    )
+                if produced > ratio_cap:
                     raise EntryRefusedError(
                         f"the entry expands more than {max_ratio} times (a zip bomb)"
                     )
+                yield chunk
     except EntryRefusedError:
         raise
     except (
@@ -148,8 +162,46 @@ def read_entry(archive: zipfile.ZipFile, entry: Entry, *, max_bytes: int, max_ra
         RuntimeError,
     ) as exc:
         raise EntryRefusedError(f"unreadable zip entry: {exc}") from None
-    if len(out) != entry.declared_size:
+    if produced != entry.declared_size:
         raise EntryRefusedError(
-            f"the entry holds {len(out)} bytes but declares {entry.declared_size}"
+            f"the entry holds {produced} bytes but declares {entry.declared_size}"
         )
-    return bytes(out)
+
+
+def read_entry(archive: zipfile.ZipFile, entry: Entry, *, max_bytes: int, max_ratio: int) -> bytes:
+    """The entry's bytes, read under caps on what is actually produced."""
+    return b"".join(_chunks(archive, entry, max_bytes=max_bytes, max_ratio=max_ratio))
+
+
+def spool_entry(
+    archive: zipfile.ZipFile,
+    entry: Entry,
+    *,
+    max_bytes: int,
+    max_ratio: int,
+    directory: Path,
+    memory_bytes: int,
+) -> BinaryIO:
+    """The entry as a seekable file positioned at 0, read under the same caps.
+
+    Up to `memory_bytes` it stays in memory; past that it moves to a temporary file
+    in `directory` that has no name on disk (unlinked at creation), so nothing is
+    left behind even if the process dies. The caller closes it.
+    """
+    spool: BinaryIO = io.BytesIO()
+    try:
+        size = 0
+        for chunk in _chunks(archive, entry, max_bytes=max_bytes, max_ratio=max_ratio):
+            size += len(chunk)
+            if size > memory_bytes and isinstance(spool, io.BytesIO):
+                # Returned open: the caller closes it (and closing deletes it).
+                disk = tempfile.TemporaryFile(dir=directory, prefix=".nested-")  # noqa: SIM115
+                disk.write(spool.getvalue())
+                spool.close()
+                spool = disk
+            spool.write(chunk)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
