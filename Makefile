@@ -57,5 +57,9 @@ bench-bus: $(STAMP)
 bench-fit: $(STAMP)
 	$(BIN)/python bench/fit.py
 
+## Apple Health import: parse, import, RSS (1.5M and 5M records); writes bench/results/apple_health.{md,json}.
+bench-apple-health: $(STAMP)
+	$(BIN)/python bench/apple_health.py
+
 clean:
 	rm -rf $(VENV) .aurora .mypy_cache .ruff_cache .pytest_cache

@@ -59,8 +59,9 @@ class IngestSettings(ServiceSettings):
     # How many provider jobs one drain of the tasks process claims at a time.
     jobs_batch_size: int = Field(20, ge=1, le=1000)
     jobs_max_attempts: int = Field(8, ge=1, le=100)
-    # A job claimed longer ago than this is assumed to belong to a dead worker.
-    jobs_lease_s: int = Field(600, ge=10)
+    # A job claimed longer ago than this is assumed to belong to a dead worker; an
+    # Apple Health import is one job of up to several minutes per GB.
+    jobs_lease_s: int = Field(3600, ge=10)
 
     @property
     def fernet_keys(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from arq import cron
 from sqlalchemy import delete
 
+from aurora_ingest.apple.jobs import HANDLERS as APPLE_HANDLERS
 from aurora_ingest.config import get_settings
 from aurora_ingest.jobs.models import ProviderJob
 from aurora_ingest.jobs.runner import Handlers, run_due_jobs
@@ -30,7 +31,7 @@ QUEUE_NAME = "aurora:ingest:arq"
 HANDLERS: Handlers = {
     "strava": STRAVA_HANDLERS,
     "whoop": WHOOP_HANDLERS,
-    "upload": UPLOAD_HANDLERS,
+    "upload": {**UPLOAD_HANDLERS, **APPLE_HANDLERS},
 }
 # Finished jobs are kept this long for operators, then dropped.
 JOB_RETENTION = timedelta(days=7)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_ingest.apple.models import APPLE_SAMPLES, AppleImport
 from aurora_ingest.connections.models import Connection
 from aurora_ingest.jobs.models import ProviderJob
 from aurora_ingest.raw.models import RawPayload
@@ -17,12 +18,14 @@ from aurora_shared.export import EXPORT_BATCH
 
 async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:
     """Every table naming the user: records (removed ones too: they still hold the
-    workout), raw provider payloads, queued provider work, and provider connections
-    with their encrypted tokens."""
+    workout), raw provider payloads, queued provider work, provider connections with
+    their encrypted tokens, and Apple Health imports with their staged samples."""
     erased: dict[str, int] = {}
-    for table in (Record, RawPayload, ProviderJob, Connection):
+    for table in (Record, RawPayload, ProviderJob, Connection, AppleImport):
         result = await session.execute(delete(table).where(table.user_id == user_id))
         erased[table.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+    samples = await session.execute(delete(APPLE_SAMPLES).where(APPLE_SAMPLES.c.user_id == user_id))
+    erased["apple_samples"] = int(samples.rowcount)  # type: ignore[attr-defined]
     return erased
 
 

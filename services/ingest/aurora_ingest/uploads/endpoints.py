@@ -65,10 +65,11 @@ async def post_upload(
     principal: Caller,
     session: Session,
     settings: Settings,
-    kind: Literal["fit"] = "fit",
+    kind: Literal["fit", "apple_health"] = "fit",
 ) -> UploadDetail:
     """202 with the queued upload; a single FIT file is checked in the request and a
-    broken or non-activity file answers 422 with the precise reason."""
+    broken or non-activity file answers 422 with the precise reason. `kind=apple_health`
+    takes an iPhone export (export.zip or export.xml), imported in the background."""
     storage.check_declared_length(request.headers.get("content-length"), settings.upload_max_bytes)
     received = await storage.receive(
         request.stream(),

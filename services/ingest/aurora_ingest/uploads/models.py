@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aurora_ingest.db import Base
 
-UPLOAD_KINDS = ("fit",)
+UPLOAD_KINDS = ("fit", "apple_health")
 UPLOAD_STATES = ("queued", "processing", "done", "failed", "cancelled")
 FINISHED_STATES = ("done", "failed", "cancelled")
 FILE_RESULTS = ("imported", "duplicate", "rejected", "skipped")

@@ -51,10 +51,24 @@ def _count_zip(path: Path, max_entries: int) -> int:
     return len(entries)
 
 
-async def precheck(received: Received, settings: UploadSettings) -> tuple[str, int]:
+def _looks_like_xml(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+async def precheck(
+    received: Received, settings: UploadSettings, kind: str = "fit"
+) -> tuple[str, int]:
     """(container, files) of an acceptable upload, else the 422 saying why not."""
     container = container_of(received)
     path = storage.path_of(settings, received.stored_as)
+    if kind == "apple_health":
+        # One export, whatever the archive holds; the import reads it safely and
+        # reports what is wrong with it in the upload's status.
+        if container == "fit" and not _looks_like_xml(received.head):
+            raise ProblemError(
+                422, "not an Apple Health export (export.zip or export.xml)", file=received.filename
+            )
+        return ("zip" if container == "zip" else "xml"), 1
     if container == "fit":
         if received.size <= settings.upload_sync_max_bytes:
             try:
@@ -80,7 +94,7 @@ async def accept(
     settings: UploadSettings,
 ) -> Upload:
     """The upload row and its job, in the request's transaction (they commit together)."""
-    container, files = await precheck(received, settings)
+    container, files = await precheck(received, settings, kind)
     upload = Upload(
         id=uuid.uuid4(),
         user_id=user_id,

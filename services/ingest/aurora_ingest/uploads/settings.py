@@ -29,7 +29,8 @@ class UploadSettings(BaseSettings):
     upload_dir: Path = Path(".aurora/uploads")
     # The whole request body (multipart framing included): 413 beyond it, checked on
     # Content-Length first, then on the bytes actually received.
-    upload_max_bytes: int = Field(2 * 1024 * MIB, ge=1024)
+    # Apple Health exports of several GB are normal; the gateway allows 10 GB too.
+    upload_max_bytes: int = Field(10 * 1024 * MIB, ge=1024)
     # A single .fit up to this size is decoded in the request, so a broken or
     # non-activity file is answered with its 422 at once; larger ones are judged
     # by the job and reported in the upload's results.

@@ -1,0 +1,1 @@
+"""Apple Health import: a streaming, hardened read of export.zip / export.xml into records."""
