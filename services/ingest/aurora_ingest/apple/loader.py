@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_ingest.apple.bulk_health import store_health_bulk
 from aurora_ingest.apple.gpx import parse_gpx
 from aurora_ingest.apple.mapping import SOURCE, RoutePoint, WorkoutDraft, merge_samples
 from aurora_ingest.apple.models import APPLE_SAMPLES, AppleImport
 from aurora_ingest.records.rules import HealthFields
-from aurora_ingest.records.service import store_health, store_workout
+from aurora_ingest.records.service import store_workout
 
 COLUMNS = ("user_id", "import_id", "kind", "source", "start_at", "end_at", "value")
 
@@ -99,14 +100,7 @@ async def store_workouts(
 async def store_health_records(
     session: AsyncSession, *, user_id: uuid.UUID, records: list[tuple[str, HealthFields]]
 ) -> int:
-    for count, (external_id, fields) in enumerate(records, 1):
-        await store_health(
-            session, user_id=user_id, source=SOURCE, external_id=external_id, fields=fields
-        )
-        if count % 500 == 0:
-            session.expunge_all()
-    session.expunge_all()
-    return len(records)
+    return await store_health_bulk(session, user_id=user_id, source=SOURCE, records=records)
 
 
 async def publish(

@@ -33,7 +33,8 @@ def _workout_columns(fields: WorkoutFields) -> dict[str, Any]:
     }
 
 
-def _health_columns(fields: HealthFields) -> dict[str, Any]:
+def health_columns(fields: HealthFields) -> dict[str, Any]:
+    """Public so a bulk writer (Apple Health's) stores exactly what store_health would."""
     duration = (fields.end_at - fields.start_at).total_seconds() if fields.end_at else None
     return {
         "kind": fields.kind,
@@ -153,7 +154,7 @@ async def store_health(
 ) -> uuid.UUID:
     """Like store_workout, for sleep, recovery and daily records (`health.ingested`)."""
     key = (user_id, source, external_id)
-    return await _store(session, key, _health_columns(fields), raw_id, events.HEALTH_INGESTED)
+    return await _store(session, key, health_columns(fields), raw_id, events.HEALTH_INGESTED)
 
 
 async def _remove(session: AsyncSession, record: Record) -> None:
