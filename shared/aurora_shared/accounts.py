@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -57,7 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_shared.bus.consumer import Handler
 from aurora_shared.bus.envelope import Envelope
-from aurora_shared.bus.erasure import RedisOpener
+from aurora_shared.bus.erasure import RedisOpener, erase_user_events
 from aurora_shared.db import schema_metadata
 from aurora_shared.permissions import SCOPES, GrantView
 
@@ -156,6 +156,15 @@ async def user_lock(session: AsyncSession, user_id: uuid.UUID, *, exclusive: boo
 PurgeUser = Callable[[AsyncSession, Redis, uuid.UUID], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class ServicePurge:
+    """What a service's purge erases besides its own rows: its outbox and streams."""
+
+    outbox: Table
+    streams: Sequence[str]
+    log: logging.Logger
+
+
 class IdentityMirror:
     """Reads and writes of the mirror tables; its `on_*` methods are bus handlers."""
 
@@ -245,6 +254,27 @@ class IdentityMirror:
                 set_={name: statement.excluded[name] for name in values if name != "grant_id"},
                 where=grants.c.changed_at < statement.excluded.changed_at,
             )
+        )
+
+    async def finish_purge(
+        self,
+        session: AsyncSession,
+        redis: Redis,
+        purge: ServicePurge,
+        user_id: uuid.UUID,
+        erased: Mapping[str, int],
+    ) -> None:
+        """The end every service's purge shares, after erasing its own rows: the user's
+        outbox rows and stream entries, the mirror's rows, and one log line of counts."""
+        report = await erase_user_events(session, redis, purge.outbox, purge.streams, user_id)
+        await self.forget(session, user_id)
+        purge.log.info(
+            "user purged",
+            extra={
+                **erased,
+                "outbox_rows": report.outbox_rows,
+                "stream_entries": report.stream_entries,
+            },
         )
 
     async def forget(self, session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -13,11 +13,12 @@ from aurora_analytics.accounts import repository
 from aurora_analytics.accounts.orm import MIRROR
 from aurora_analytics.db import BUS, STREAM
 from aurora_analytics.workouts.schemas import WorkoutItem
-from aurora_shared.accounts import user_lock
+from aurora_shared.accounts import ServicePurge, user_lock
 from aurora_shared.bus.consumer import Handler
-from aurora_shared.bus.erasure import RedisOpener, erase_user_events
+from aurora_shared.bus.erasure import RedisOpener
 
-log = logging.getLogger("aurora.analytics.accounts")
+# What a purge erases besides the service's own rows (IdentityMirror.finish_purge).
+PURGE = ServicePurge(BUS.outbox, [STREAM], logging.getLogger("aurora.analytics.accounts"))
 
 
 async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
@@ -28,16 +29,7 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
     """
     await user_lock(session, user_id, exclusive=True)
     workouts = await repository.erase_rows(session, user_id)
-    report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
-    await MIRROR.forget(session, user_id)
-    log.info(
-        "user purged",
-        extra={
-            "workouts": workouts,
-            "outbox_rows": report.outbox_rows,
-            "stream_entries": report.stream_entries,
-        },
-    )
+    await MIRROR.finish_purge(session, redis, PURGE, user_id, {"workouts": workouts})
 
 
 def handlers(open_redis: RedisOpener) -> dict[str, Handler]:

@@ -14,10 +14,12 @@ from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.accounts.schemas import ExportedSourceRecord, ExportedWorkout
 from aurora_dedup.db import BUS, STREAM
 from aurora_dedup.timeline.repository import lock_user
+from aurora_shared.accounts import ServicePurge
 from aurora_shared.bus.consumer import Handler
-from aurora_shared.bus.erasure import RedisOpener, erase_user_events
+from aurora_shared.bus.erasure import RedisOpener
 
-log = logging.getLogger("aurora.dedup.accounts")
+# What a purge erases besides the service's own rows (IdentityMirror.finish_purge).
+PURGE = ServicePurge(BUS.outbox, [STREAM], logging.getLogger("aurora.dedup.accounts"))
 
 
 async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
@@ -28,17 +30,8 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
     """
     await lock_user(session, user_id)
     canonicals, records = await repository.erase_rows(session, user_id)
-    report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
-    await MIRROR.forget(session, user_id)
-    log.info(
-        "user purged",
-        extra={
-            "canonical_workouts": canonicals,
-            "source_records": records,
-            "outbox_rows": report.outbox_rows,
-            "stream_entries": report.stream_entries,
-        },
-    )
+    erased = {"canonical_workouts": canonicals, "source_records": records}
+    await MIRROR.finish_purge(session, redis, PURGE, user_id, erased)
 
 
 def handlers(open_redis: RedisOpener) -> dict[str, Handler]:

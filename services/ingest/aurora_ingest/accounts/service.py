@@ -18,11 +18,12 @@ from aurora_ingest.accounts.schemas import (
 )
 from aurora_ingest.db import BUS, STREAM
 from aurora_ingest.uploads.service import purge_user_uploads
-from aurora_shared.accounts import user_lock
+from aurora_shared.accounts import ServicePurge, user_lock
 from aurora_shared.bus.consumer import Handler
-from aurora_shared.bus.erasure import RedisOpener, erase_user_events
+from aurora_shared.bus.erasure import RedisOpener
 
-log = logging.getLogger("aurora.ingest.accounts")
+# What a purge erases besides the service's own rows (IdentityMirror.finish_purge).
+PURGE = ServicePurge(BUS.outbox, [STREAM], logging.getLogger("aurora.ingest.accounts"))
 
 
 async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> None:
@@ -30,16 +31,7 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
     await user_lock(session, user_id, exclusive=True)
     erased = await repository.erase_rows(session, user_id)
     erased.update(await purge_user_uploads(session, user_id))
-    report = await erase_user_events(session, redis, BUS.outbox, [STREAM], user_id)
-    await MIRROR.forget(session, user_id)
-    log.info(
-        "user purged",
-        extra={
-            **erased,
-            "outbox_rows": report.outbox_rows,
-            "stream_entries": report.stream_entries,
-        },
-    )
+    await MIRROR.finish_purge(session, redis, PURGE, user_id, erased)
 
 
 def handlers(open_redis: RedisOpener) -> dict[str, Handler]:

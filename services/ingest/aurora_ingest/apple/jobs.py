@@ -9,9 +9,7 @@ API) stops the import at its next checkpoint, and the import rolls back whole.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from typing import TYPE_CHECKING
 
 from aurora_ingest.apple.errors import ExportError, ImportCancelled
@@ -19,6 +17,7 @@ from aurora_ingest.apple.service import Progress, import_export
 from aurora_ingest.jobs.runner import JobHandler
 from aurora_ingest.jobs.service import Job, JobCancelled
 from aurora_ingest.uploads import repository, storage
+from aurora_ingest.uploads.closing import finish_upload, upload_id_of
 from aurora_ingest.uploads.models import FINISHED_STATES
 from aurora_ingest.uploads.settings import UploadSettings, get_upload_settings
 
@@ -29,37 +28,8 @@ log = logging.getLogger("aurora.ingest.apple")
 KIND = "apple_health"
 
 
-def _upload_id(job: Job) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(job.payload.get("upload_id") or job.key))
-    except ValueError:
-        raise JobCancelled(f"apple_health job {job.key!r} names no upload") from None
-
-
-async def _finish(
-    kit: ProviderKit,
-    upload_id: uuid.UUID,
-    settings: UploadSettings,
-    *,
-    status: str,
-    error: str | None,
-) -> None:
-    async with kit.sessions() as session, session.begin():
-        upload = await repository.locked(session, upload_id)
-        if upload is None:
-            return
-        stored_as, upload.stored_as = upload.stored_as, None
-        if upload.status not in FINISHED_STATES:
-            upload.status = status
-            upload.error = error
-            if status == "done":
-                upload.bytes_done = upload.bytes_total
-            upload.updated_at = upload.finished_at = kit.clock()
-    await asyncio.to_thread(storage.remove_stored, settings, stored_as)
-
-
 async def import_upload(kit: ProviderKit, job: Job, settings: UploadSettings) -> None:
-    upload_id = _upload_id(job)
+    upload_id = upload_id_of(job)
     async with kit.sessions() as session, session.begin():
         upload = await repository.locked(session, upload_id)
         if upload is None:
@@ -93,13 +63,13 @@ async def import_upload(kit: ProviderKit, job: Job, settings: UploadSettings) ->
             upload_id=upload_id,
         )
     except ImportCancelled:
-        await _finish(kit, upload_id, settings, status="cancelled", error=None)
+        await finish_upload(kit, upload_id, settings, status="cancelled", error=None)
         return
     except ExportError as exc:
-        await _finish(kit, upload_id, settings, status="failed", error=exc.detail)
+        await finish_upload(kit, upload_id, settings, status="failed", error=exc.detail)
         return
     log.info("apple health export imported", extra={"upload_id": str(upload_id), **summary.records})
-    await _finish(kit, upload_id, settings, status="done", error=None)
+    await finish_upload(kit, upload_id, settings, status="done", error=None)
 
 
 def handlers(settings: UploadSettings | None = None) -> dict[str, JobHandler]:

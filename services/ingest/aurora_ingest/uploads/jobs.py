@@ -15,7 +15,6 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from aurora_ingest.jobs.service import Job, JobCancelled, JobRescheduled
 from aurora_ingest.raw.service import store_raw
 from aurora_ingest.records.service import store_workout
 from aurora_ingest.uploads import repository, storage
+from aurora_ingest.uploads.closing import finish_upload, upload_id_of
 from aurora_ingest.uploads.fitimport import (
     RAW_KIND,
     RAW_PROVIDER,
@@ -34,7 +34,7 @@ from aurora_ingest.uploads.fitimport import (
     workouts_in,
 )
 from aurora_ingest.uploads.jobstate import Outcome, Snapshot, UploadStopped
-from aurora_ingest.uploads.models import FINISHED_STATES, UPLOAD_KINDS, UploadFile
+from aurora_ingest.uploads.models import FINISHED_STATES, UPLOAD_KINDS, Upload, UploadFile
 from aurora_ingest.uploads.settings import UploadSettings, get_upload_settings
 from aurora_ingest.uploads.zipsafe import ZipRefusedError, open_archive
 from aurora_ingest.uploads.zipwalk import ZipWalk
@@ -45,13 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("aurora.ingest.uploads")
 
 INTERNAL_REJECTION: Final = "the file could not be decoded (internal error)"
-
-
-def _upload_id(job: Job) -> uuid.UUID:
-    try:
-        return uuid.UUID(job.key)
-    except ValueError:
-        raise JobCancelled(f"upload job {job.key!r} names no upload") from None
 
 
 async def _start(kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings) -> Snapshot:
@@ -206,30 +199,23 @@ async def _finish(
     kit: ProviderKit, upload_id: uuid.UUID, settings: UploadSettings, error: str | None
 ) -> None:
     """Done (or failed with `error`); a single file's rejection fails its upload."""
-    async with kit.sessions() as session, session.begin():
-        upload = await repository.locked(session, upload_id)
-        if upload is None:
-            return
-        stored_as, upload.stored_as = upload.stored_as, None
-        if upload.status not in FINISHED_STATES:
-            if error is None and upload.container == "fit":
-                error = await session.scalar(
-                    select(UploadFile.reason).where(
-                        UploadFile.upload_id == upload_id, UploadFile.result == "rejected"
-                    )
+    if error is None:
+        async with kit.sessions() as session:
+            error = await session.scalar(
+                select(UploadFile.reason)
+                .join(Upload, Upload.id == UploadFile.upload_id)
+                .where(
+                    UploadFile.upload_id == upload_id,
+                    UploadFile.result == "rejected",
+                    Upload.container == "fit",
                 )
-            now: datetime = kit.clock()
-            upload.status = "failed" if error else "done"
-            upload.error = error
-            if not error:
-                upload.bytes_done = upload.bytes_total
-            upload.updated_at = now
-            upload.finished_at = now
-    await asyncio.to_thread(storage.remove_stored, settings, stored_as)
+            )
+    status = "failed" if error else "done"
+    await finish_upload(kit, upload_id, settings, status=status, error=error)
 
 
 async def process_upload(kit: ProviderKit, job: Job, settings: UploadSettings) -> None:
-    upload_id = _upload_id(job)
+    upload_id = upload_id_of(job)
     try:
         snap = await _start(kit, upload_id, settings)
         deadline = time.monotonic() + settings.upload_job_slice_s
