@@ -45,22 +45,26 @@ SESSION_METRICS: Final[tuple[tuple[str, tuple[str, ...], float], ...]] = (
     ("elevation_high_m", ("enhanced_max_altitude", "max_altitude"), 1.0),
     ("elevation_low_m", ("enhanced_min_altitude", "min_altitude"), 1.0),
 )
-LAP_METRICS: Final[tuple[tuple[str, tuple[str, ...], float], ...]] = (
-    ("elapsed_time_s", ("total_elapsed_time",), 1.0),
-    ("moving_time_s", ("total_timer_time",), 1.0),
-    ("distance_m", ("total_distance",), 1.0),
-    ("elevation_gain_m", ("total_ascent",), 1.0),
-    ("elevation_loss_m", ("total_descent",), 1.0),
-    ("avg_speed", ("enhanced_avg_speed", "avg_speed"), 1.0),
-    ("max_speed", ("enhanced_max_speed", "max_speed"), 1.0),
-    ("avg_hr", ("avg_heart_rate",), 1.0),
-    ("max_hr", ("max_heart_rate",), 1.0),
-    ("avg_cadence", ("avg_cadence",), 1.0),
-    ("avg_power", ("avg_power",), 1.0),
-    ("max_power", ("max_power",), 1.0),
-    ("calories", ("total_calories",), 1.0),
-    ("lengths", ("num_lengths",), 1.0),
-    ("strokes", ("total_strokes",), 1.0),
+# Laps carry a subset of the session's metrics, read the same way, in this order.
+LAP_METRIC_NAMES: Final[tuple[str, ...]] = (
+    "elapsed_time_s",
+    "moving_time_s",
+    "distance_m",
+    "elevation_gain_m",
+    "elevation_loss_m",
+    "avg_speed",
+    "max_speed",
+    "avg_hr",
+    "max_hr",
+    "avg_cadence",
+    "avg_power",
+    "max_power",
+    "calories",
+    "lengths",
+    "strokes",
+)
+LAP_METRICS: Final[tuple[tuple[str, tuple[str, ...], float], ...]] = tuple(
+    next(m for m in SESSION_METRICS if m[0] == name) for name in LAP_METRIC_NAMES
 )
 LAP_LABELS: Final[tuple[str, ...]] = ("lap_trigger", "intensity", "swim_stroke")
 LENGTH_METRICS: Final[tuple[tuple[str, tuple[str, ...], float], ...]] = (
