@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from aurora_dedup.resolution.priority import (
@@ -36,6 +37,13 @@ class WorkoutRecord:
     start: datetime
     end: datetime | None
     duration_s: float
+    # The athlete's UTC offset as the source reports it (clock-bug detection).
+    tz_offset_min: int | None = None
+    distance_m: float | None = None
+    avg_hr: float | None = None
+    avg_power: float | None = None
+    # The record's metrics as ingest sent them; field-level fill-in reads them.
+    metrics: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def span_end(self) -> datetime:
@@ -55,6 +63,22 @@ class WorkoutRecord:
     @property
     def order_key(self) -> tuple[str, str, str]:
         return (self.source, self.external_id, str(self.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """The athlete's manual decisions, which outrank every automatic rule.
+
+    `same`: sets of record ids the athlete merged ("these are the same");
+    `apart`: pairs of record ids the athlete split ("these are different sessions").
+    When a pair is in both, `apart` wins; the service keeps only the latest decision per pair.
+    """
+
+    same: frozenset[frozenset[UUID]] = frozenset()
+    apart: frozenset[frozenset[UUID]] = frozenset()
+
+
+NO_OVERRIDES = Overrides()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +126,7 @@ def same_workout(a: WorkoutRecord, b: WorkoutRecord) -> Match | None:
 def resolve(
     records: Iterable[WorkoutRecord],
     priorities: Mapping[str, int] = DEFAULT_WORKOUT_PRIORITY,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> list[Group]:
     """Group one user's active records and elect a primary per group.
 
