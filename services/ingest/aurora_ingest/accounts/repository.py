@@ -20,11 +20,15 @@ async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int
     """Every table naming the user: records (removed ones too: they still hold the
     workout), raw provider payloads, queued provider work, provider connections with
     their encrypted tokens, and Apple Health imports with their staged samples."""
+    imports = select(AppleImport.id).where(AppleImport.user_id == user_id)
+    # Samples are found through their imports (the index they have), so they go first.
+    samples = await session.execute(
+        delete(APPLE_SAMPLES).where(APPLE_SAMPLES.c.import_id.in_(imports))
+    )
     erased: dict[str, int] = {}
     for table in (Record, RawPayload, ProviderJob, Connection, AppleImport):
         result = await session.execute(delete(table).where(table.user_id == user_id))
         erased[table.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
-    samples = await session.execute(delete(APPLE_SAMPLES).where(APPLE_SAMPLES.c.user_id == user_id))
     erased["apple_samples"] = int(samples.rowcount)  # type: ignore[attr-defined]
     return erased
 

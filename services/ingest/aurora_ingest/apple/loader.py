@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_ingest.apple.bulk_health import store_health_bulk
-from aurora_ingest.apple.gpx import parse_gpx
-from aurora_ingest.apple.mapping import SOURCE, RoutePoint, WorkoutDraft, merge_samples
+from aurora_ingest.apple.mapping import SOURCE, WorkoutDraft, merge_samples
 from aurora_ingest.apple.models import APPLE_SAMPLES, AppleImport
 from aurora_ingest.records.rules import HealthFields
 from aurora_ingest.records.service import store_workout
@@ -77,17 +76,14 @@ async def store_workouts(
     user_id: uuid.UUID,
     import_id: uuid.UUID,
     drafts: list[WorkoutDraft],
-    route_bytes: Callable[[str], bytes | None],
 ) -> int:
-    """One `workout.ingested` per new or changed workout, its samples in the event."""
+    """One `workout.ingested` per new or changed workout, its samples in the event.
+
+    The parser resolved each draft's GPX route already (parse_process).
+    """
     for draft in drafts:
-        route: tuple[RoutePoint, ...] | list[RoutePoint] = draft.route
-        if draft.route_file:
-            data = route_bytes(draft.route_file)
-            if data is not None:
-                route = parse_gpx(data, name=draft.route_file.lstrip("/"))
         heart_rate = await workout_heart_rate(session, import_id, draft)
-        samples = merge_samples(draft.fields.start_at, heart_rate, route)
+        samples = merge_samples(draft.fields.start_at, heart_rate, draft.route)
         fields = draft.fields if samples is None else replace(draft.fields, samples=samples)
         await store_workout(
             session, user_id=user_id, source=SOURCE, external_id=draft.external_id, fields=fields
@@ -112,11 +108,10 @@ async def publish(
     summary: dict[str, Any],
 ) -> None:
     """The newest export is a superset of the older ones: their samples go."""
-    await session.execute(
-        delete(APPLE_SAMPLES).where(
-            APPLE_SAMPLES.c.user_id == user_id, APPLE_SAMPLES.c.import_id != import_id
-        )
+    older = select(AppleImport.id).where(
+        AppleImport.user_id == user_id, AppleImport.id != import_id
     )
+    await session.execute(delete(APPLE_SAMPLES).where(APPLE_SAMPLES.c.import_id.in_(older)))
     await session.execute(
         update(AppleImport)
         .where(AppleImport.id == import_id)

@@ -59,7 +59,8 @@ APPLE_SAMPLES = Table(
     Column("start_at", DateTime(timezone=True), nullable=False),
     Column("end_at", DateTime(timezone=True), nullable=False),
     Column("value", Float, nullable=False),
-    # A workout's heart rate is a range read of one import.
+    # A workout's heart rate is a range read of one import; a superseded import's or an
+    # erased user's samples are found by import id too (through apple_imports), so
+    # no second index has to be maintained under a COPY of millions of rows.
     Index("ix_apple_samples_import_kind_start", "import_id", "kind", "start_at"),
-    Index("ix_apple_samples_user", "user_id"),
 )
