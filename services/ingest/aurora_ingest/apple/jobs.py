@@ -46,6 +46,8 @@ async def import_upload(kit: ProviderKit, job: Job, settings: UploadSettings) ->
             if row is not None and row.status == "processing":
                 row.bytes_total = max(step.bytes_total, step.bytes_parsed)
                 row.bytes_done = step.bytes_parsed
+                row.records = dict(step.records)
+                row.workouts = step.workouts
                 row.updated_at = kit.clock()
 
     async def cancelled() -> bool:

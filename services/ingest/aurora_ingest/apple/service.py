@@ -44,6 +44,7 @@ class Progress:
     bytes_parsed: int
     bytes_total: int
     records: dict[str, int]
+    workouts: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ async def _consume(
             last_report = now
             if await cancelled():
                 raise ImportCancelled
-            await progress(Progress(message.bytes_parsed, total_bytes, message.records))
+            await progress(Progress(message.bytes_parsed, total_bytes, message.records, workouts))
 
 
 async def import_export(
@@ -153,7 +154,7 @@ async def import_export(
             bytes_parsed=done.bytes_parsed,
             summary=_as_json(summary),
         )
-    await progress(Progress(summary.bytes_parsed, total_bytes, summary.records))
+    await progress(Progress(summary.bytes_parsed, total_bytes, summary.records, summary.workouts))
     return summary
 
 

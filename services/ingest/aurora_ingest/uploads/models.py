@@ -57,6 +57,10 @@ class Upload(Base):
     bytes_total: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     bytes_done: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     workouts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # Elements read so far by type (Apple Health: "HKQuantityTypeIdentifierHeartRate": n).
+    records: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

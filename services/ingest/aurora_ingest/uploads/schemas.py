@@ -55,6 +55,8 @@ class UploadOut(BaseModel):
     bytes_total: int
     bytes_done: int
     workouts: int
+    # Apple Health: elements read so far, by type (progress while processing, totals after).
+    records: dict[str, int]
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -74,6 +76,7 @@ class UploadOut(BaseModel):
             bytes_total=upload.bytes_total,
             bytes_done=upload.bytes_done,
             workouts=upload.workouts,
+            records=dict(upload.records or {}),
             created_at=upload.created_at,
             updated_at=upload.updated_at,
             finished_at=upload.finished_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -50,9 +51,15 @@ async def test_an_upload_job_imports_and_finishes_the_upload(
     )
     job = await queue_upload(kit, tmp_path, user, ax.zipped(xml))
     await handlers(UploadSettings(upload_dir=tmp_path))["apple_health"](kit, job)
-    row = await db.fetchrow("SELECT status, error, bytes_done, stored_as FROM ingest.uploads")
+    row = await db.fetchrow(
+        "SELECT status, error, bytes_done, stored_as, records::text, workouts FROM ingest.uploads"
+    )
     assert (row["status"], row["error"], row["stored_as"]) == ("done", None, None)
     assert row["bytes_done"] > 0 and not (tmp_path / f"{user}/export.zip").exists()
+    # Progress and totals by type, for the status endpoint and the CLI's summary.
+    records = json.loads(row["records"])
+    assert records["HKQuantityTypeIdentifierHeartRate"] == 1 and records["Workout"] == 1
+    assert row["workouts"] == 1
     kinds = [r["event_type"] for r in await db.fetch("SELECT event_type FROM ingest.outbox")]
     assert kinds == ["workout.ingested"]
 
