@@ -54,7 +54,7 @@ def raw_etree(path: Path) -> dict[str, Any]:
 
 def raw_lxml(path: Path) -> dict[str, Any]:
     """lxml >= 6.1 iterparse with explicit safe flags, clearing processed elements."""
-    from lxml import etree  # type: ignore[import-untyped]
+    from lxml import etree  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     elements = 0
     context = etree.iterparse(

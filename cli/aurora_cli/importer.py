@@ -92,7 +92,9 @@ class Progress:
         share = done / total if total else 1.0
         filled = int(BAR_WIDTH * share)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        line = f"{label} [{bar}] {done}/{total} {unit}"
+        self.line(f"{label} [{bar}] {done}/{total} {unit}")
+
+    def line(self, line: str) -> None:
         if line == self.last:
             return
         self.last = line
@@ -109,7 +111,7 @@ class Progress:
         self.last = ""
 
 
-def _multipart(path: Path, progress: Progress, label: str) -> tuple[AsyncIterator[bytes], int, str]:
+def multipart(path: Path, progress: Progress, label: str) -> tuple[AsyncIterator[bytes], int, str]:
     boundary = f"aurora-{secrets.token_hex(16)}"
     name = path.name.replace('"', "%22").replace("\r", "").replace("\n", "")
     head = (
@@ -134,7 +136,7 @@ def _multipart(path: Path, progress: Progress, label: str) -> tuple[AsyncIterato
     return body(), len(head) + size + len(tail), f"multipart/form-data; boundary={boundary}"
 
 
-def _problem(response: httpx.Response) -> str:
+def problem(response: httpx.Response) -> str:
     try:
         detail = response.json().get("detail")
     except ValueError:
@@ -145,7 +147,7 @@ def _problem(response: httpx.Response) -> str:
 async def _upload_one(
     client: httpx.AsyncClient, source: Source, progress: Progress, report: Report
 ) -> None:
-    body, length, content_type = _multipart(source.path, progress, source.label)
+    body, length, content_type = multipart(source.path, progress, source.label)
     response = await client.post(
         "/uploads",
         content=body,
@@ -153,9 +155,9 @@ async def _upload_one(
     )
     progress.end()
     if response.status_code in (401, 403):
-        raise ImportAborted(f"the API refused the token: {_problem(response)}")
+        raise ImportAborted(f"the API refused the token: {problem(response)}")
     if response.status_code != 202:
-        report.rows.append(Row(source.label, "rejected", 0, _problem(response)))
+        report.rows.append(Row(source.label, "rejected", 0, problem(response)))
         return
     upload: dict[str, Any] = response.json()
     while upload["status"] not in FINISHED:
@@ -163,7 +165,7 @@ async def _upload_one(
         await asyncio.sleep(POLL_INTERVAL_S)
         polled = await client.get(f"/uploads/{upload['id']}")
         if polled.status_code != 200:
-            raise ImportAborted(f"could not follow the upload: {_problem(polled)}")
+            raise ImportAborted(f"could not follow the upload: {problem(polled)}")
         upload = polled.json()
     progress.show(source.label, upload["files_done"], upload["files_total"], "files")
     progress.end()
@@ -184,6 +186,27 @@ def _summarise(source: Source, upload: dict[str, Any], report: Report) -> None:
         report.rows.append(Row(name, item["result"], item["workouts"], item.get("reason") or ""))
     if upload["status"] != "done":
         report.rows.append(Row(source.label, upload["status"], 0, upload.get("error") or ""))
+
+
+def api_client(
+    url: str, token: str, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The gateway as one user; uploads of gigabytes need a long read timeout."""
+    return httpx.AsyncClient(
+        base_url=url,
+        transport=transport,
+        headers={"authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(60.0, connect=10.0),
+    )
+
+
+def token_from(args: Any) -> str | None:
+    """--token or AURORA_TOKEN; None (after saying so on stderr) when neither is given."""
+    token: str = args.token or os.environ.get("AURORA_TOKEN", "")
+    if not token:
+        print("aurora import: give an access token with --token or AURORA_TOKEN", file=sys.stderr)
+        return None
+    return token
 
 
 def render(report: Report) -> str:
@@ -221,12 +244,7 @@ async def import_fit(
             sources = collect(paths, Path(workdir))
             if not sources:
                 raise ImportAborted("no .fit or .zip file found")
-            async with httpx.AsyncClient(
-                base_url=url,
-                transport=transport,
-                headers={"authorization": f"Bearer {token}"},
-                timeout=httpx.Timeout(60.0, connect=10.0),
-            ) as client:
+            async with api_client(url, token, transport) as client:
                 for source in sources:
                     await _upload_one(client, source, progress, report)
         except ImportAborted as exc:
@@ -243,8 +261,7 @@ async def import_fit(
 
 def main(args: Any) -> int:
     """Entry point of `aurora import fit` (argparse namespace from aurora_cli.main)."""
-    token = args.token or os.environ.get("AURORA_TOKEN", "")
-    if not token:
-        print("aurora import: give an access token with --token or AURORA_TOKEN", file=sys.stderr)
+    token = token_from(args)
+    if token is None:
         return 2
     return asyncio.run(import_fit([Path(p) for p in args.paths], url=args.url, token=token))

@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the gateway (default: AURORA_URL or http://127.0.0.1:8080)",
     )
     fit.add_argument("--token", default=None, help="access token (default: AURORA_TOKEN)")
+    apple = imp_sub.add_parser(
+        "apple-health", help="an iPhone Health export: export.zip or export.xml"
+    )
+    apple.add_argument("path", metavar="EXPORT")
+    apple.add_argument("--url", default=fit.get_default("url"), help="the gateway (as for fit)")
+    apple.add_argument("--token", default=None, help="access token (default: AURORA_TOKEN)")
 
     dlq = sub.add_parser("dlq", help="inspect and replay dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -111,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "gateway":
         return _gateway(args.host, args.port)
     if args.command == "import":
+        if args.import_kind == "apple-health":
+            from aurora_cli.apple_import import main as apple_main
+
+            return apple_main(args)
         from aurora_cli.importer import main as import_main
 
         return import_main(args)
