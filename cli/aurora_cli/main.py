@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     rep = dlq_sub.add_parser("replay", help="put dead letters back on their stream")
     rep.add_argument("stream")
     rep.add_argument("ids", nargs="*", help="dead-letter entry ids (default: all)")
+
+    dedup = sub.add_parser("dedup", help="workout dedup tools")
+    dedup_sub = dedup.add_subparsers(dest="dedup_command", required=True)
+    resolve = dedup_sub.add_parser("resolve", help="group a dedup records file, elect primaries")
+    resolve.add_argument("records", type=Path, metavar="RECORDS.json")
+    resolve.add_argument("-o", "--out", type=Path, help="write here instead of stdout")
+    resolve.add_argument("--explain", action="store_true", help="add each record's reason")
     return parser
 
 
@@ -129,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         reapply_erasures(["--since", args.since])
         return 0
+    if args.command == "dedup":
+        from aurora_cli.dedup import main as dedup_main
+
+        return dedup_main(args)
     if args.command == "users":
         from aurora_cli.operator import set_role
 

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from aurora_dedup.accounts import service as accounts
 from aurora_dedup.config import get_settings
+from aurora_dedup.health import service as health
 from aurora_dedup.timeline import service
 from aurora_dedup.timeline.events import INGEST_STREAM, WORKOUT_INGESTED, WORKOUT_REMOVED
 from aurora_shared.accounts import IDENTITY_STREAM
@@ -27,6 +28,7 @@ def subscriptions() -> list[Subscription]:
             {
                 WORKOUT_INGESTED: service.apply_ingested,
                 WORKOUT_REMOVED: service.apply_removed,
+                **health.handlers(),
             },
         ),
         Subscription(IDENTITY_STREAM, accounts.handlers(_open_redis)),

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from aurora_dedup.accounts import service
 from aurora_dedup.accounts.access import Caller
+from aurora_dedup.health import service as health
 from aurora_shared.export import export_response
 
 router = APIRouter(tags=["accounts"])
@@ -27,5 +28,7 @@ async def export_my_timeline(request: Request, principal: Caller) -> StreamingRe
         sections={
             "timeline": lambda session: service.exported_workouts(session, user_id),
             "source_records": lambda session: service.exported_source_records(session, user_id),
+            "health_days": lambda session: health.exported_health_days(session, user_id),
+            "health_records": lambda session: health.exported_health_records(session, user_id),
         },
     )

@@ -8,21 +8,23 @@ from collections.abc import AsyncIterator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aurora_dedup.controls.orm import PriorityOverride, WorkoutLink
 from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
 from aurora_shared.export import EXPORT_BATCH
 
 
-async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
-    """(canonical workouts, source records) deleted; canonicals first, they point at records.
+async def erase_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:
+    """Rows deleted per table; canonicals before records, since they point at records.
 
     One statement for all of the user's records: `duplicate_of` links records of
     that same user, and a NO ACTION foreign key is checked at the end of the statement.
+    The athlete's controls (links between records, priority choices) go too.
     """
-    canonicals = await session.execute(
-        delete(CanonicalWorkout).where(CanonicalWorkout.user_id == user_id)
-    )
-    records = await session.execute(delete(SourceRecord).where(SourceRecord.user_id == user_id))
-    return int(canonicals.rowcount), int(records.rowcount)  # type: ignore[attr-defined]
+    erased: dict[str, int] = {}
+    for table in (CanonicalWorkout, SourceRecord, WorkoutLink, PriorityOverride):
+        result = await session.execute(delete(table).where(table.user_id == user_id))
+        erased[table.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+    return erased
 
 
 async def all_canonicals(

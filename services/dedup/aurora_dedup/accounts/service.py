@@ -13,6 +13,7 @@ from aurora_dedup.accounts import repository
 from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.accounts.schemas import ExportedSourceRecord, ExportedWorkout
 from aurora_dedup.db import BUS, STREAM
+from aurora_dedup.health.service import erase_health_rows
 from aurora_dedup.timeline.repository import lock_user
 from aurora_shared.accounts import ServicePurge
 from aurora_shared.bus.consumer import Handler
@@ -29,8 +30,8 @@ async def purge_user(session: AsyncSession, redis: Redis, user_id: uuid.UUID) ->
     first, and one applied after sees the erasure log and is dropped.
     """
     await lock_user(session, user_id)
-    canonicals, records = await repository.erase_rows(session, user_id)
-    erased = {"canonical_workouts": canonicals, "source_records": records}
+    erased = await repository.erase_rows(session, user_id)
+    erased |= await erase_health_rows(session, user_id)
     await MIRROR.finish_purge(session, redis, PURGE, user_id, erased)
 
 

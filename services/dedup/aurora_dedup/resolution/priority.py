@@ -4,14 +4,15 @@ DESIGN.md §3: a record's priority is that of the device that recorded it, not o
 the service that carried it. Providers name devices freely ("Garmin Edge 1040",
 "WHOOP 4.0", "Strava iPhone App"), so the first brand word in the name decides;
 a device outside the eight sources (Zwift) keeps its carrier's priority.
-Following copy chains (an Apple Health copy of a Strava activity of a Whoop
-recording) is left to a later, benchmark-driven revision of these rules.
+Copy chains (an Apple Health copy written by Strava of a Strava activity from a
+Whoop) need the other records, so provenance.py follows them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
@@ -48,7 +49,15 @@ _BRANDS: Final[Mapping[str, str]] = {
 }
 _WORDS = re.compile(r"[a-z0-9]+")
 
+# How a source's own device records, which decides how its records join a session
+# (README §3 "segmentation follows the main recorder"): a wearable that detects
+# workouts by itself starts late, stops early or stops when its battery dies, and a
+# hand-typed entry has rounded times; neither is the athlete's deliberate start/stop.
+AUTO_DETECTING: Final[frozenset[str]] = frozenset({"whoop", "oura"})
+HAND_LOGGED: Final[frozenset[str]] = frozenset({"manual"})
 
+
+@lru_cache(maxsize=4096)
 def recording_source(source: str, origin_device: str | None) -> str:
     """The source whose device physically recorded the workout."""
     if origin_device:
@@ -59,6 +68,9 @@ def recording_source(source: str, origin_device: str | None) -> str:
     return source
 
 
+# Unknown sources rank below every known one rather than failing a resolution.
+UNKNOWN_PRIORITY: Final = -1
+
+
 def priority_of(source: str, priorities: Mapping[str, int]) -> int:
-    """Unknown sources rank below every known one rather than failing a resolution."""
-    return priorities.get(source, -1)
+    return priorities.get(source, UNKNOWN_PRIORITY)

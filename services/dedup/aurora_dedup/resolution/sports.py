@@ -57,10 +57,32 @@ def lineage(sport: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=1024)
 def related(a: str, b: str) -> bool:
     return a in lineage(b) or b in lineage(a)
 
 
+# A composite session (one record over several legs) versus the sports of its legs.
+# README §4: `triathlon` is no parent of swim, ride or run, so the hierarchy alone
+# never links it to a leg; the attach rule for spanning records uses this instead.
+COMPOSITE_LEGS: Final[Mapping[str, frozenset[str]]] = {
+    "triathlon": frozenset({"swim", "ride", "run"}),
+    "multisport": frozenset({"swim", "ride", "run", "walk", "rowing"}),
+}
+
+
+def is_composite(sport: str) -> bool:
+    return sport in COMPOSITE_LEGS
+
+
+@lru_cache(maxsize=1024)
+def composite_covers(composite: str, leg: str) -> bool:
+    """Could `leg` be one leg of the composite session `composite`?"""
+    legs = COMPOSITE_LEGS.get(composite)
+    return legs is not None and not legs.isdisjoint(lineage(leg))
+
+
+@lru_cache(maxsize=1024)
 def describe_relation(a: str, b: str) -> str:
     """The words the timeline uses to say why two sports may be one session."""
     if a == b:

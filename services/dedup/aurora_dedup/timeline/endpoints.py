@@ -14,8 +14,8 @@ from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_dedup.accounts.access import VIEWS, Caller
-from aurora_dedup.timeline import service
-from aurora_dedup.timeline.schemas import TimelineItem, TimelinePage
+from aurora_dedup.timeline import views
+from aurora_dedup.timeline.schemas import TimelinePage, WorkoutDetail
 from aurora_shared.db import request_session
 from aurora_shared.errors import ProblemError
 
@@ -38,6 +38,13 @@ async def list_timeline(
     start_to: Annotated[
         AwareDatetime | None, Query(alias="to", description="workouts starting before")
     ] = None,
+    sport: Annotated[
+        str | None,
+        Query(max_length=64, description="this sport and the sports below it, e.g. ride"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="the previous page's next_cursor")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     athlete_id: AthleteId = None,
 ) -> TimelinePage:
@@ -47,19 +54,42 @@ async def list_timeline(
     owner = await VIEWS.owner(
         session, principal, athlete_id, resource="/timeline", missing="athlete"
     )
-    return await service.timeline(
-        session, owner, start_from=start_from, start_to=start_to, limit=limit
+    return await views.timeline(
+        session,
+        owner,
+        start_from=start_from,
+        start_to=start_to,
+        sport=sport,
+        cursor=cursor,
+        limit=limit,
     )
 
 
-@router.get("/{canonical_id}", response_model=TimelineItem)
-async def get_timeline_item(
+async def _detail(
     canonical_id: uuid.UUID,
     principal: Caller,
     session: SessionDep,
-    athlete_id: AthleteId = None,
-) -> TimelineItem:
-    owner = await VIEWS.owner(
-        session, principal, athlete_id, resource=f"/timeline/{canonical_id}", missing="workout"
-    )
-    return await service.timeline_item(session, owner, canonical_id)
+    athlete_id: uuid.UUID | None,
+    resource: str,
+) -> WorkoutDetail:
+    owner = await VIEWS.owner(session, principal, athlete_id, resource=resource, missing="workout")
+    return await views.workout_detail(session, owner, canonical_id)
+
+
+@router.get("/workouts/{canonical_id}", response_model=WorkoutDetail)
+async def get_workout(
+    canonical_id: uuid.UUID, principal: Caller, session: SessionDep, athlete_id: AthleteId = None
+) -> WorkoutDetail:
+    """One workout: its primary, each duplicate with its reason and overlap, and the
+    source of every filled-in field."""
+    resource = f"/timeline/workouts/{canonical_id}"
+    return await _detail(canonical_id, principal, session, athlete_id, resource)
+
+
+@router.get("/{canonical_id}", response_model=WorkoutDetail, deprecated=True)
+async def get_timeline_item(
+    canonical_id: uuid.UUID, principal: Caller, session: SessionDep, athlete_id: AthleteId = None
+) -> WorkoutDetail:
+    """The former address of `/timeline/workouts/{id}`, kept for existing clients."""
+    resource = f"/timeline/{canonical_id}"
+    return await _detail(canonical_id, principal, session, athlete_id, resource)

@@ -14,35 +14,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    Text,
-    UniqueConstraint,
-    false,
-    text,
-)
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aurora_dedup.db import Base
+from aurora_dedup.registers import TIMESTAMP, SourceRegister, ingest_key
 
-_TS = DateTime(timezone=True)
 
-
-class SourceRecord(Base):
+class SourceRecord(SourceRegister):
     __tablename__ = "source_records"
     __table_args__ = (
-        # Ingest's key: a re-delivered record updates, never duplicates.
-        UniqueConstraint(
-            "user_id", "source", "external_id", name="uq_source_records_user_source_external_id"
-        ),
+        ingest_key(__tablename__),
         # DESIGN.md §3: a primary never has duplicate_of, and the database enforces it.
         CheckConstraint("NOT is_primary OR duplicate_of IS NULL", name="primary_not_duplicate"),
         CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
@@ -60,30 +43,17 @@ class SourceRecord(Base):
         Index("ix_source_records_duplicate_of", "duplicate_of"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    source: Mapped[str] = mapped_column(Text)
-    external_id: Mapped[str] = mapped_column(Text)
-    origin_device: Mapped[str | None] = mapped_column(Text)
+    # Identity, times, version and tombstone: registers.SourceRegister.
     sport: Mapped[str | None] = mapped_column(Text)
-    start_at: Mapped[datetime | None] = mapped_column(_TS)
-    end_at: Mapped[datetime | None] = mapped_column(_TS)
     # start + duration when the source gives no end; what overlap and windows use.
-    span_end_at: Mapped[datetime | None] = mapped_column(_TS)
+    span_end_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     duration_s: Mapped[float | None] = mapped_column(Float)
-    tz_offset_min: Mapped[int | None] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The version of the current state: (ingest's per-record revision, occurred_at, event id).
-    last_revision: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    last_event_at: Mapped[datetime] = mapped_column(_TS)
-    last_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     canonical_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("dedup.source_records.id")
     )
-    decision_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CanonicalWorkout(Base):
@@ -98,11 +68,14 @@ class CanonicalWorkout(Base):
         UUID(as_uuid=True), ForeignKey("dedup.source_records.id"), unique=True
     )
     sport: Mapped[str] = mapped_column(Text)
-    start_at: Mapped[datetime] = mapped_column(_TS)
-    end_at: Mapped[datetime] = mapped_column(_TS)
+    start_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    end_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     duration_s: Mapped[float] = mapped_column(Float)
+    # The filled-in metrics: the primary's, with gaps filled from its duplicates.
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # {field: {"record_id", "source"}}: which record each metric came from.
+    field_sources: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     reason: Mapped[str] = mapped_column(Text)
     # sha256 of the published payload: an unchanged group emits no event.
     fingerprint: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)

@@ -11,33 +11,39 @@ rather than a `workout.resolved` with a removed flag: a consumer that predates
 it ignores an unknown type, while it would misread a flag it does not know as
 one more live workout. `superseded_by` names the canonical the old primary now
 belongs to, when it still exists.
+
+Every resolution reads the athlete's controls (priority order, manual links), so
+a control survives every later event; the canonical's metrics are the group's
+filled-in fields, each with the record it came from (`field_sources`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from aurora_dedup.controls import repository as controls_repository
+from aurora_dedup.controls.domain import WorkoutControls
 from aurora_dedup.db import BUS, STREAM
-from aurora_dedup.resolution.priority import DEFAULT_WORKOUT_PRIORITY
+from aurora_dedup.publishing import after, announcement, fingerprint, iso
+from aurora_dedup.resolution.fill import FilledField, fill_fields
 from aurora_dedup.resolution.rules import Group, WorkoutRecord, resolve
 from aurora_dedup.timeline import repository
 from aurora_dedup.timeline.events import WORKOUT_RESOLVED, WORKOUT_UNRESOLVED
 from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
 from aurora_dedup.timeline.repository import Window
-from aurora_shared.bus.envelope import Envelope, new_event
+from aurora_shared.bus.envelope import Envelope
 from aurora_shared.bus.outbox import enqueue
 
-PRODUCER: Final = "dedup"
 CANONICAL_NAMESPACE: Final = uuid.UUID("5b0f6f0e-3c55-4c1e-9a57-7d2a1f0c9e41")
-_TICK: Final = timedelta(microseconds=1)
 log = logging.getLogger("aurora.dedup.resolver")
 
 
@@ -45,8 +51,16 @@ def canonical_id_for(primary_record_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(CANONICAL_NAMESPACE, f"canonical-workout:{primary_record_id}")
 
 
+def _number(value: Any) -> float | None:
+    """A metric the rules may compare: a finite number, never a bool or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def rule_record(row: SourceRecord) -> WorkoutRecord:
     assert row.sport is not None and row.start_at is not None and row.duration_s is not None
+    metrics = dict(row.metrics or {})
     return WorkoutRecord(
         id=row.id,
         source=row.source,
@@ -56,11 +70,12 @@ def rule_record(row: SourceRecord) -> WorkoutRecord:
         start=row.start_at,
         end=row.end_at,
         duration_s=row.duration_s,
+        tz_offset_min=row.tz_offset_min,
+        distance_m=_number(metrics.get("distance_m")),
+        avg_hr=_number(metrics.get("avg_hr")),
+        avg_power=_number(metrics.get("avg_power")),
+        metrics=metrics,
     )
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def record_payload(row: SourceRecord, recorded_by: str) -> dict[str, Any]:
@@ -79,18 +94,28 @@ def record_payload(row: SourceRecord, recorded_by: str) -> dict[str, Any]:
     }
 
 
+def field_sources(filled: Mapping[str, FilledField]) -> dict[str, dict[str, str]]:
+    return {
+        name: {"record_id": str(f.record_id), "source": f.source}
+        for name, f in sorted(filled.items())
+    }
+
+
 def resolved_payload(
     canonical_id: uuid.UUID, group: Group, rows: Mapping[uuid.UUID, SourceRecord]
 ) -> dict[str, Any]:
+    """`metrics` are the canonical's filled fields; `primary.metrics` the primary's own."""
     primary = group.primary.record
     row = rows[primary.id]
+    filled = fill_fields(group)
     return {
         "canonical_id": str(canonical_id),
         "sport": primary.sport,
         "start": iso(primary.start),
         "end": iso(primary.span_end),
         "duration_s": primary.duration_s,
-        "metrics": row.metrics,
+        "metrics": {name: f.value for name, f in sorted(filled.items())},
+        "field_sources": field_sources(filled),
         "primary": record_payload(row, primary.recorded_by),
         "duplicate_record_ids": [str(d.record.id) for d in group.duplicates],
         "duplicates": [
@@ -106,14 +131,14 @@ def resolved_payload(
     }
 
 
-def fingerprint(payload: Mapping[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What one re-resolution looked at and what it announced."""
 
-
-def _after(now: datetime, previous: datetime | None) -> datetime:
-    """Events about one canonical never go back in time, even across skewed workers."""
-    return now if previous is None or previous < now else previous + _TICK
+    records: int
+    groups: int
+    resolved: int
+    unresolved: int
 
 
 async def reresolve(
@@ -121,32 +146,71 @@ async def reresolve(
     user_id: uuid.UUID,
     windows: Iterable[Window],
     canonical_ids: Iterable[uuid.UUID],
-    priorities: Mapping[str, int] = DEFAULT_WORKOUT_PRIORITY,
-) -> None:
-    """Resolve the records around the windows and rewrite what changed, with its events."""
+    record_ids: Iterable[uuid.UUID] = (),
+) -> Resolution:
+    """Resolve the records around the windows, canonicals and records given, with the
+    athlete's controls, and rewrite what changed, with its events."""
     canonical_ids = set(canonical_ids)
-    rows = await repository.active_closure(session, user_id, windows, canonical_ids)
-    groups = resolve((rule_record(r) for r in rows.values()), priorities)
+    controls = await controls_repository.workout_controls(session, user_id)
+    rows = await repository.active_closure(
+        session,
+        user_id,
+        windows,
+        canonical_ids,
+        record_ids=record_ids,
+        partners=controls.same_partners(),
+    )
+    return await _rewrite(session, user_id, rows, canonical_ids, controls)
+
+
+async def reresolve_user(session: AsyncSession, user_id: uuid.UUID) -> Resolution:
+    """Every workout of the user, as after a change of their priority order.
+
+    The caller holds the user's lock. Only canonicals whose content changed get
+    an event; an order that changes no group changes nothing downstream.
+    """
+    controls = await controls_repository.workout_controls(session, user_id)
+    rows = await repository.all_active(session, user_id)
+    old_ids = await repository.canonical_ids_of_user(session, user_id)
+    return await _rewrite(session, user_id, rows, old_ids, controls)
+
+
+async def _rewrite(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    rows: Mapping[uuid.UUID, SourceRecord],
+    canonical_ids: set[uuid.UUID],
+    controls: WorkoutControls,
+) -> Resolution:
+    groups = resolve(
+        (rule_record(r) for r in rows.values()),
+        controls.priorities,
+        controls.overrides(rows.keys()),
+    )
     by_id = {canonical_id_for(g.primary.record.id): g for g in groups}
     old_ids = canonical_ids | {r.canonical_id for r in rows.values() if r.canonical_id}
     old = await repository.canonicals(session, old_ids | by_id.keys())
     now = datetime.now(UTC)
     events: list[Envelope] = []
 
-    for cid in sorted(old.keys() - by_id.keys()):
+    gone_ids = sorted(old.keys() - by_id.keys())
+    for cid in gone_ids:
         gone = old[cid]
-        events.append(_unresolved(gone, rows, by_id, _after(now, gone.updated_at)))
-        await session.delete(gone)
-    await session.flush()
+        events.append(_unresolved(gone, rows, by_id, after(now, gone.updated_at)))
+        session.expunge(gone)
+    # One statement, not one per canonical: a new priority order can withdraw hundreds.
+    await repository.delete_canonicals(session, gone_ids)
+    unresolved = len(events)
 
+    placements: list[dict[str, Any]] = []
     for cid, group in by_id.items():
-        _link(group, cid, rows)
+        placements += _relink(group, cid, rows)
         payload = resolved_payload(cid, group, rows)
         digest = fingerprint(payload)
         current = old.get(cid)
         if current is not None and current.fingerprint == digest:
             continue
-        occurred = _after(now, current.updated_at if current else None)
+        occurred = after(now, current.updated_at if current else None)
         if current is None:
             current = CanonicalWorkout(id=cid, user_id=user_id)
             session.add(current)
@@ -156,20 +220,14 @@ async def reresolve(
         current.start_at = primary.start
         current.end_at = primary.span_end
         current.duration_s = primary.duration_s
-        current.metrics = dict(rows[primary.id].metrics or {})
+        current.metrics = payload["metrics"]
+        current.field_sources = payload["field_sources"]
         current.reason = group.reason
         current.fingerprint = digest
         current.updated_at = occurred
-        events.append(
-            new_event(
-                WORKOUT_RESOLVED,
-                producer=PRODUCER,
-                user_id=user_id,
-                payload=payload,
-                occurred_at=occurred,
-            )
-        )
+        events.append(announcement(WORKOUT_RESOLVED, user_id, payload, occurred))
     await session.flush()
+    await repository.place_records(session, placements)
     await enqueue(session, BUS.outbox, STREAM, events)
     log.info(
         "timeline re-resolved",
@@ -180,19 +238,35 @@ async def reresolve(
             "events": [e.type for e in events],
         },
     )
+    return Resolution(len(rows), len(groups), len(events) - unresolved, unresolved)
 
 
-def _link(group: Group, canonical_id: uuid.UUID, rows: Mapping[uuid.UUID, SourceRecord]) -> None:
+LINK_COLUMNS: Final = ("canonical_id", "is_primary", "duplicate_of", "decision_reason")
+
+
+def _relink(
+    group: Group, canonical_id: uuid.UUID, rows: Mapping[uuid.UUID, SourceRecord]
+) -> list[dict[str, Any]]:
+    """The group's records whose placement changed, as rows for one bulk UPDATE.
+
+    The loaded objects take the new values as their committed state, so the
+    flush does not write them again row by row.
+    """
     primary_id = group.primary.record.id
+    changed: list[dict[str, Any]] = []
     for decision, is_primary in (
         (group.primary, True),
         *((d, False) for d in group.duplicates),
     ):
         row = rows[decision.record.id]
-        row.canonical_id = canonical_id
-        row.is_primary = is_primary
-        row.duplicate_of = None if is_primary else primary_id
-        row.decision_reason = decision.reason
+        placed = (canonical_id, is_primary, None if is_primary else primary_id, decision.reason)
+        if (row.canonical_id, row.is_primary, row.duplicate_of, row.decision_reason) == placed:
+            continue
+        values = dict(zip(LINK_COLUMNS, placed, strict=True))
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+        changed.append({"id": row.id, **values})
+    return changed
 
 
 def _unresolved(
@@ -213,15 +287,10 @@ def _unresolved(
             d for d in groups[superseded_by].duplicates if d.record.id == old_primary.id
         )
         reason = f"primary record {old_primary.id} is now a {decision.reason}"
-    return new_event(
-        WORKOUT_UNRESOLVED,
-        producer=PRODUCER,
-        user_id=gone.user_id,
-        payload={
-            "canonical_id": str(gone.id),
-            "primary_record_id": str(gone.primary_record_id),
-            "superseded_by": None if superseded_by is None else str(superseded_by),
-            "reason": reason,
-        },
-        occurred_at=occurred,
-    )
+    payload = {
+        "canonical_id": str(gone.id),
+        "primary_record_id": str(gone.primary_record_id),
+        "superseded_by": None if superseded_by is None else str(superseded_by),
+        "reason": reason,
+    }
+    return announcement(WORKOUT_UNRESOLVED, gone.user_id, payload, occurred)

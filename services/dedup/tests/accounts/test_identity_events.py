@@ -154,7 +154,16 @@ async def test_purge_erases_every_row_and_event_of_the_user_and_nothing_else(
     await deliver(sessions, handlers, user_purged(alice))  # redelivered: harmless
 
     left = await rows_naming(migrated, SCHEMA, alice)
-    assert set(left) == {"source_records", "canonical_workouts", "outbox", "blocked_users"}
+    assert set(left) == {
+        "source_records",
+        "canonical_workouts",
+        "health_records",
+        "health_days",
+        "workout_links",
+        "priority_overrides",
+        "outbox",
+        "blocked_users",
+    }
     assert set(left.values()) == {0}
     assert await stream_entries_naming(redis, [STREAM], alice) == {
         STREAM: 0,

@@ -99,7 +99,11 @@ async def test_coach_sees_the_athlete_only_while_the_grant_is_active(
     assert (await client.get(item, headers=coach)).json()["id"] == str(cid)
     # The grant is for that athlete only, and only with athlete_id does the coach ask for it.
     assert (await client.get(f"/timeline/{cid}", headers=coach)).status_code == 404
-    assert (await client.get("/timeline", headers=coach)).json() == {"items": []}
+    assert (await client.get("/timeline", headers=coach)).json() == {
+        "items": [],
+        "days": [],
+        "next_cursor": None,
+    }
     other_coach = issuer.headers(uuid.uuid4(), role="coach")
     assert (await client.get(timeline, headers=other_coach)).status_code == 404
     # A coach's reads are not audited: the grant is the athlete's own consent.

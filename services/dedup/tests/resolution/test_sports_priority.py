@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from aurora_dedup.resolution.priority import DEFAULT_WORKOUT_PRIORITY, SOURCES, recording_source
-from aurora_dedup.resolution.sports import describe_relation, lineage, normalize_sport, related
+from aurora_dedup.resolution.sports import (
+    composite_covers,
+    describe_relation,
+    is_composite,
+    lineage,
+    normalize_sport,
+    related,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +73,20 @@ def test_every_source_has_the_contract_priority() -> None:
 )
 def test_recording_source(source: str, device: str | None, expected: str) -> None:
     assert recording_source(source, device) == expected
+
+
+@pytest.mark.parametrize(
+    ("composite", "leg", "expected"),
+    [
+        ("triathlon", "open_water_swim", True),
+        ("triathlon", "gravel_ride", True),
+        ("triathlon", "trail_run", True),
+        ("triathlon", "walk", False),
+        ("triathlon", "yoga", False),
+        ("multisport", "indoor_rowing", True),
+        ("ride", "ride", False),  # not a composite
+    ],
+)
+def test_composite_covers_its_legs(composite: str, leg: str, expected: bool) -> None:
+    assert composite_covers(composite, leg) is expected
+    assert is_composite(composite) is (composite in {"triathlon", "multisport"})

@@ -10,9 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aurora_dedup.db import BUS
+from aurora_dedup.db import BUS, STREAM
+from aurora_dedup.resolution.rules import Group, Overrides, WorkoutRecord, resolve
 from aurora_dedup.timeline import service
+from aurora_dedup.timeline.events import WorkoutIngested
 from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
+from aurora_dedup.timeline.resolver import rule_record
+from aurora_shared.access import AUDIT_STREAM
 from aurora_shared.bus.envelope import Envelope
 
 T0 = datetime(2024, 5, 1, 7, 0, tzinfo=UTC)
@@ -70,6 +74,41 @@ class Workout:
         return envelope("workout.removed", self.user_id, payload, seq)
 
 
+def rule_view(payload: dict[str, Any], user_id: uuid.UUID) -> WorkoutRecord:
+    """The record the rules see for an ingest payload, converted as the service converts it."""
+    p = WorkoutIngested.model_validate(payload)
+    row = SourceRecord(
+        id=p.record_id,
+        user_id=user_id,
+        source=p.source,
+        external_id=p.external_id,
+        origin_device=p.origin_device,
+        sport=p.sport,
+        start_at=p.start,
+        end_at=p.end,
+        span_end_at=p.end or p.start + timedelta(seconds=p.duration_s),
+        duration_s=p.duration_s,
+        tz_offset_min=p.tz_offset_min,
+        metrics=dict(p.metrics),
+    )
+    return rule_record(row)
+
+
+def expected_groups(
+    workouts: list[Workout],
+    priorities: dict[str, int] | None = None,
+    overrides: Overrides | None = None,
+) -> dict[uuid.UUID, Group]:
+    """What the pure rules decide for these records: {primary record id: group}."""
+    views = [rule_view(w.payload(), w.user_id) for w in workouts]
+    args: dict[str, Any] = {}
+    if priorities is not None:
+        args["priorities"] = priorities
+    if overrides is not None:
+        args["overrides"] = overrides
+    return {g.primary.record.id: g for g in resolve(views, **args)}
+
+
 def envelope(event_type: str, user_id: uuid.UUID, payload: dict[str, Any], seq: int) -> Envelope:
     return Envelope(
         id=uuid.uuid4(),
@@ -107,13 +146,19 @@ async def canonicals(
         return {r.id: r for r in rows}
 
 
-async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[Envelope]:
+async def outbox(
+    sessions: async_sessionmaker[AsyncSession], stream: str = STREAM
+) -> list[Envelope]:
+    """The events dedup queued on `stream`, oldest first."""
     async with sessions() as session:
         rows = await session.execute(
-            select(BUS.outbox.c.envelope, BUS.outbox.c.stream).order_by(BUS.outbox.c.id)
+            select(BUS.outbox.c.envelope)
+            .where(BUS.outbox.c.stream == stream)
+            .order_by(BUS.outbox.c.id)
         )
-        out = []
-        for raw, stream in rows:
-            assert stream == "dedup.timeline"
-            out.append(Envelope.model_validate_json(raw))
-        return out
+        return [Envelope.model_validate_json(raw) for (raw,) in rows]
+
+
+async def audits(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, Any]]:
+    """The payloads of the audit records dedup queued for identity's log."""
+    return [e.payload for e in await outbox(sessions, AUDIT_STREAM)]

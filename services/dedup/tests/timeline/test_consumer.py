@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aurora_dedup.consumers import subscriptions
 from aurora_dedup.db import BUS
+from aurora_dedup.registers import ContractViolationError
 from aurora_dedup.timeline import repository, resolver
 from aurora_dedup.timeline.resolver import canonical_id_for
-from aurora_dedup.timeline.service import ContractViolationError
 from aurora_shared.bus.consumer import StreamConsumer
 from aurora_shared.bus.envelope import Envelope
 from aurora_shared.config import BusSettings
 
-from .factory import T0, Workout, apply, canonicals, envelope, outbox, records
+from .factory import T0, Workout, apply, canonicals, envelope, expected_groups, outbox, records
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -104,10 +104,10 @@ async def test_higher_priority_record_takes_over_retroactively(sessions: Session
     )
     assert resolved.type == "workout.resolved"
     assert resolved.payload["duplicate_record_ids"] == [str(whoop.record_id)]
-    assert resolved.payload["reason"] == "primary: garmin via strava (60) outranks whoop (30)"
-    assert resolved.payload["duplicates"][0]["reason"].startswith(
-        f"duplicate of {strava.record_id}: 91 % overlap, same sport ride"
-    )
+    # The words are the rules' (tests/resolution); the service publishes them unchanged.
+    group = expected_groups([whoop, strava])[strava.record_id]
+    assert resolved.payload["reason"] == group.reason
+    assert resolved.payload["duplicates"][0]["reason"] == group.duplicates[0].reason
 
 
 async def test_updates_apply_only_when_newer(sessions: Sessions) -> None:
@@ -290,7 +290,7 @@ async def test_through_a_real_stream_consumer_with_its_inbox(
     event = ride.ingested(1)
     for _ in range(2):  # the relay published it twice (checklist A2)
         await redis.xadd("ingest.records", _fields(event))
-    await redis.xadd("ingest.records", _fields(envelope("health.ingested", ride.user_id, {}, 2)))
+    await redis.xadd("ingest.records", _fields(envelope("sleep.scored", ride.user_id, {}, 2)))
     assert await consumer.read_new() == 3
 
     assert len(await outbox(sessions)) == 1

@@ -1,0 +1,44 @@
+"""What every view dedup publishes shares: a fingerprint and event times that never go back.
+
+A view (a canonical workout, a health day) is written and announced only when
+the fingerprint of its payload changed, so re-resolving what did not change
+emits nothing. Its events carry times that never go back, even when workers'
+clocks disagree, so a consumer keeping the newest version of a view per id
+never keeps an older one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from aurora_shared.bus.envelope import Envelope, new_event
+
+PRODUCER: Final = "dedup"
+_TICK: Final = timedelta(microseconds=1)
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def after(now: datetime, previous: datetime | None) -> datetime:
+    """`now`, or a tick after the view's previous event when that is not earlier."""
+    return now if previous is None or previous < now else previous + _TICK
+
+
+def announcement(
+    event_type: str, user_id: uuid.UUID, payload: dict[str, Any], occurred: datetime
+) -> Envelope:
+    return new_event(
+        event_type, producer=PRODUCER, user_id=user_id, payload=payload, occurred_at=occurred
+    )
