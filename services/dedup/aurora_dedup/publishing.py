@@ -13,8 +13,9 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aurora_shared.bus.envelope import Envelope, new_event
 
@@ -29,6 +30,34 @@ def iso(value: datetime | None) -> str | None:
 def fingerprint(payload: Mapping[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PublishedView(Protocol):
+    """A stored view: the fingerprint of its last payload and when that was announced."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A view's new payload: its fingerprint and the time of the event announcing it."""
+
+    fingerprint: str
+    occurred: datetime
+
+
+def change_of(
+    current: PublishedView | None, payload: Mapping[str, Any], now: datetime
+) -> Change | None:
+    """None when `payload` is what the stored view last announced."""
+    digest = fingerprint(payload)
+    if current is not None and current.fingerprint == digest:
+        return None
+    return Change(digest, after(now, None if current is None else current.updated_at))
 
 
 def after(now: datetime, previous: datetime | None) -> datetime:

@@ -89,6 +89,16 @@ class SourceRegister(Base):
     def stamp(self, version: Version) -> None:
         self.last_revision, self.last_event_at, self.last_event_id = version
 
+    def bury(self, version: Version) -> None:
+        """The tombstone's part of these columns; each domain clears its own data too."""
+        self.origin_device = None
+        self.start_at = None
+        self.end_at = None
+        self.tz_offset_min = None
+        self.removed = True
+        self.decision_reason = REMOVED_REASON
+        self.stamp(version)
+
 
 def ingest_key(table: str) -> UniqueConstraint:
     """Ingest's key: a re-delivered record updates its row, never duplicates it."""

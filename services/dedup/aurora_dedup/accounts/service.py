@@ -14,7 +14,7 @@ from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.accounts.schemas import ExportedSourceRecord, ExportedWorkout
 from aurora_dedup.db import BUS, STREAM
 from aurora_dedup.health.service import erase_health_rows
-from aurora_dedup.timeline.repository import lock_user
+from aurora_dedup.registers import lock_user
 from aurora_shared.accounts import ServicePurge
 from aurora_shared.bus.consumer import Handler
 from aurora_shared.bus.erasure import RedisOpener

@@ -110,21 +110,28 @@ async def _apply_order(session: AsyncSession, user_id: uuid.UUID, domain: Domain
     return 0
 
 
-async def set_priorities(
-    session: AsyncSession, actor: Actor, domain: Domain, chosen: dict[str, int]
-) -> PrioritiesChanged:
-    user_id = actor.user_id
-    await lock_user(session, user_id)
-    ordered = dict(sorted(chosen.items()))
-    await repository.set_priorities(session, user_id, domain, ordered, datetime.now(UTC))
-    changed = await _apply_order(session, user_id, domain)
+async def _reorder(
+    session: AsyncSession, actor: Actor, domain: Domain, kind: str, detail: dict[str, Any]
+) -> int:
+    """Re-resolve with the domain's new order and record the change; the workouts announced."""
+    changed = await _apply_order(session, actor.user_id, domain)
     await _record_change(
         session,
         actor,
-        kind="priorities.set",
+        kind=kind,
         resource=f"/priorities/{domain}",
-        detail={"domain": domain, "priorities": ordered, "workouts_changed": changed},
+        detail={"domain": domain, **detail, "workouts_changed": changed},
     )
+    return changed
+
+
+async def set_priorities(
+    session: AsyncSession, actor: Actor, domain: Domain, chosen: dict[str, int]
+) -> PrioritiesChanged:
+    await lock_user(session, actor.user_id)
+    ordered = dict(sorted(chosen.items()))
+    await repository.set_priorities(session, actor.user_id, domain, ordered, datetime.now(UTC))
+    changed = await _reorder(session, actor, domain, "priorities.set", {"priorities": ordered})
     return PrioritiesChanged(**_domain_view(domain, ordered).model_dump(), workouts_changed=changed)
 
 
@@ -132,18 +139,10 @@ async def reset_priorities(
     session: AsyncSession, actor: Actor, domain: Domain
 ) -> PrioritiesChanged:
     """Back to the defaults; resetting a domain already on them records nothing."""
-    user_id = actor.user_id
-    await lock_user(session, user_id)
+    await lock_user(session, actor.user_id)
     changed = 0
-    if await repository.reset_priorities(session, user_id, domain):
-        changed = await _apply_order(session, user_id, domain)
-        await _record_change(
-            session,
-            actor,
-            kind="priorities.reset",
-            resource=f"/priorities/{domain}",
-            detail={"domain": domain, "workouts_changed": changed},
-        )
+    if await repository.reset_priorities(session, actor.user_id, domain):
+        changed = await _reorder(session, actor, domain, "priorities.reset", {})
     return PrioritiesChanged(**_domain_view(domain, None).model_dump(), workouts_changed=changed)
 
 

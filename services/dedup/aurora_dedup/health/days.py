@@ -21,7 +21,7 @@ from aurora_dedup.db import BUS, STREAM
 from aurora_dedup.health import repository
 from aurora_dedup.health.events import HEALTH_RESOLVED
 from aurora_dedup.health.orm import HealthDay, HealthRecord
-from aurora_dedup.publishing import after, announcement, fingerprint, iso
+from aurora_dedup.publishing import after, announcement, change_of, iso
 from aurora_dedup.resolution import health as rules
 from aurora_shared.bus.envelope import Envelope
 from aurora_shared.bus.outbox import enqueue
@@ -152,11 +152,10 @@ async def reelect(
     for day, view in views.items():
         _record_verdicts(view, rows)
         payload = day_payload(user_id, view, rows)
-        digest = fingerprint(payload)
         current = old.get(day)
-        if current is not None and current.fingerprint == digest:
+        change = change_of(current, payload, now)
+        if change is None:
             continue
-        occurred = after(now, current.updated_at if current else None)
         if current is None:
             current = HealthDay(user_id=user_id, local_date=day)
             session.add(current)
@@ -166,9 +165,9 @@ async def reelect(
         current.field_sources = payload["field_sources"]
         current.reasons = {**payload["reasons"], "records": payload["records"]}
         current.reason = view.reason
-        current.fingerprint = digest
-        current.updated_at = occurred
-        events.append(announcement(HEALTH_RESOLVED, user_id, payload, occurred))
+        current.fingerprint = change.fingerprint
+        current.updated_at = change.occurred
+        events.append(announcement(HEALTH_RESOLVED, user_id, payload, change.occurred))
     await session.flush()
     await enqueue(session, BUS.outbox, STREAM, events)
     log.info(

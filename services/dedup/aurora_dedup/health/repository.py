@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import delete, false, select
@@ -38,23 +39,27 @@ async def days(
     return {row.local_date: row for row in (await session.execute(stmt)).scalars()}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaysPage:
+    """Days in [date_from, date_to) and before `before` (a cursor), newest first."""
+
+    limit: int
+    date_from: date | None = None
+    date_to: date | None = None
+    before: date | None = None
+
+
 async def days_for_user(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    *,
-    date_from: date | None,
-    date_to: date | None,
-    before: date | None,
-    limit: int,
+    session: AsyncSession, user_id: uuid.UUID, page: DaysPage
 ) -> Sequence[HealthDay]:
     stmt = select(HealthDay).where(HealthDay.user_id == user_id)
-    if date_from is not None:
-        stmt = stmt.where(HealthDay.local_date >= date_from)
-    if date_to is not None:
-        stmt = stmt.where(HealthDay.local_date < date_to)
-    if before is not None:
-        stmt = stmt.where(HealthDay.local_date < before)
-    stmt = stmt.order_by(HealthDay.local_date.desc()).limit(limit)
+    if page.date_from is not None:
+        stmt = stmt.where(HealthDay.local_date >= page.date_from)
+    if page.date_to is not None:
+        stmt = stmt.where(HealthDay.local_date < page.date_to)
+    if page.before is not None:
+        stmt = stmt.where(HealthDay.local_date < page.before)
+    stmt = stmt.order_by(HealthDay.local_date.desc()).limit(page.limit)
     return (await session.execute(stmt)).scalars().all()
 
 

@@ -1,10 +1,10 @@
 """Applying ingest's health events, re-electing days on demand, reading and erasing them.
 
 Each health record is a last-writer-wins register, exactly like a workout's
-source record (timeline/service.py): an event changes it only when its version
-(ingest's revision, then occurred_at, then event id) is newer than the current
-one's; a removal leaves a tombstone. Since a day's view depends only on the set
-of its active records, the final state is the same for every arrival order.
+source record (registers.py): an event changes it only when its version is newer
+than the current one's; a removal leaves a tombstone. Since a day's view depends
+only on the set of its active records, the final state is the same for every
+arrival order.
 
 The athlete's health priorities come from `load_priorities` (by default their
 choices stored by /priorities), so a new record is elected with the same order
@@ -41,7 +41,7 @@ from aurora_dedup.health.schemas import (
     HealthFieldSource,
     HealthRecordRef,
 )
-from aurora_dedup.registers import REMOVED_REASON, Claim, ContractViolationError, Version, lock_user
+from aurora_dedup.registers import Claim, ContractViolationError, Version, lock_user
 from aurora_dedup.resolution.health import DEFAULT_HEALTH_PRIORITIES, ELECTED_KINDS
 from aurora_dedup.resolution.priority import recording_source
 from aurora_shared.bus.consumer import Handler
@@ -146,17 +146,11 @@ def _old_date(claim: Claim[M, HealthRecord]) -> set[date]:
 
 def _bury(row: HealthRecord, version: Version) -> None:
     """Keep only identity and version: nothing of a removed record stays readable."""
-    row.origin_device = None
     row.local_date = None
-    row.start_at = None
-    row.end_at = None
-    row.tz_offset_min = None
     row.metrics = None
     row.nap = False
-    row.removed = True
     row.role = None
-    row.decision_reason = REMOVED_REASON
-    row.stamp(version)
+    row.bury(version)
 
 
 def handlers(load_priorities: PriorityLoader = athlete_priorities) -> dict[str, Handler]:
@@ -237,18 +231,9 @@ def _item(day: HealthDay, records: dict[uuid.UUID, HealthRecord]) -> DailyHealth
 
 
 async def daily_views(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    *,
-    date_from: date | None,
-    date_to: date | None,
-    before: date | None,
-    limit: int,
+    session: AsyncSession, user_id: uuid.UUID, page: repository.DaysPage
 ) -> list[DailyHealthItem]:
-    """Days in [date_from, date_to) and before `before` (a cursor), newest first."""
-    rows = await repository.days_for_user(
-        session, user_id, date_from=date_from, date_to=date_to, before=before, limit=limit
-    )
+    rows = await repository.days_for_user(session, user_id, page)
     primaries = {
         rid for row in rows for rid in (row.sleep_record_id, row.recovery_record_id) if rid
     }

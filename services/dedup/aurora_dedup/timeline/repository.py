@@ -20,8 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Re-exported (mypy strict) for accounts.service, which predates registers.py.
-from aurora_dedup.registers import lock_user as lock_user  # noqa: PLC0414
 from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
 
 Window = tuple[datetime, datetime]

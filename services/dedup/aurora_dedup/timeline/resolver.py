@@ -33,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from aurora_dedup.controls import repository as controls_repository
 from aurora_dedup.controls.domain import WorkoutControls
 from aurora_dedup.db import BUS, STREAM
-from aurora_dedup.publishing import after, announcement, fingerprint, iso
+from aurora_dedup.publishing import after, announcement, change_of, iso
 from aurora_dedup.resolution.fill import FilledField, fill_fields
 from aurora_dedup.resolution.rules import Group, WorkoutRecord, resolve
 from aurora_dedup.timeline import repository
@@ -206,11 +206,10 @@ async def _rewrite(
     for cid, group in by_id.items():
         placements += _relink(group, cid, rows)
         payload = resolved_payload(cid, group, rows)
-        digest = fingerprint(payload)
         current = old.get(cid)
-        if current is not None and current.fingerprint == digest:
+        change = change_of(current, payload, now)
+        if change is None:
             continue
-        occurred = after(now, current.updated_at if current else None)
         if current is None:
             current = CanonicalWorkout(id=cid, user_id=user_id)
             session.add(current)
@@ -223,9 +222,9 @@ async def _rewrite(
         current.metrics = payload["metrics"]
         current.field_sources = payload["field_sources"]
         current.reason = group.reason
-        current.fingerprint = digest
-        current.updated_at = occurred
-        events.append(announcement(WORKOUT_RESOLVED, user_id, payload, occurred))
+        current.fingerprint = change.fingerprint
+        current.updated_at = change.occurred
+        events.append(announcement(WORKOUT_RESOLVED, user_id, payload, change.occurred))
     await session.flush()
     await repository.place_records(session, placements)
     await enqueue(session, BUS.outbox, STREAM, events)

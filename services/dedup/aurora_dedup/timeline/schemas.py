@@ -41,7 +41,9 @@ class DuplicateRef(BaseModel):
     reason: str
 
 
-class TimelineItem(BaseModel):
+class CanonicalFields(BaseModel):
+    """What a list row and a workout's detail both show of a canonical workout."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
@@ -53,6 +55,9 @@ class TimelineItem(BaseModel):
     # The primary's metrics, with gaps filled from its duplicates (see field_sources).
     metrics: dict[str, Any]
     field_sources: dict[str, FieldSource]
+
+
+class TimelineItem(CanonicalFields):
     primary: PrimaryRef
     duplicates: list[DuplicateRef]
     reason: str
@@ -99,18 +104,9 @@ class DuplicateDetail(RecordFacts):
     overlap: Overlap
 
 
-class WorkoutDetail(BaseModel):
+class WorkoutDetail(CanonicalFields):
     """One canonical workout and everything that explains it."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    id: uuid.UUID
-    sport: str
-    start: datetime
-    end: datetime
-    duration_s: float
-    metrics: dict[str, Any]
-    field_sources: dict[str, FieldSource]
     primary: RecordFacts
     duplicates: list[DuplicateDetail]
     # Why the primary is primary.

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_dedup import registers
-from aurora_dedup.registers import REMOVED_REASON, Claim, Version
+from aurora_dedup.registers import Claim, Version
 from aurora_dedup.timeline import resolver
 from aurora_dedup.timeline.events import WorkoutIngested, WorkoutRemoved
 from aurora_dedup.timeline.orm import SourceRecord
@@ -97,17 +97,11 @@ async def apply_removed(session: AsyncSession, event: Envelope) -> None:
 
 def _bury(row: SourceRecord, version: Version) -> None:
     """Keep only identity and version: nothing of a removed workout stays readable."""
-    row.origin_device = None
     row.sport = None
-    row.start_at = None
-    row.end_at = None
     row.span_end_at = None
     row.duration_s = None
-    row.tz_offset_min = None
     row.metrics = None
-    row.removed = True
     row.canonical_id = None
     row.is_primary = False
     row.duplicate_of = None
-    row.decision_reason = REMOVED_REASON
-    row.stamp(version)
+    row.bury(version)

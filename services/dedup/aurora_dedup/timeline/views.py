@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_dedup.controls import repository as controls_repository
+from aurora_dedup.health.repository import DaysPage
 from aurora_dedup.health.schemas import DailyHealthItem
 from aurora_dedup.health.service import daily_views
 from aurora_dedup.resolution.priority import recording_source
@@ -48,20 +49,25 @@ def sports_under(sport: str) -> frozenset[str] | None:
     return frozenset(s for s in SPORT_PARENTS if wanted in lineage(s))
 
 
-def _field_sources(row: CanonicalWorkout) -> dict[str, FieldSource]:
-    return {name: FieldSource.model_validate(ref) for name, ref in row.field_sources.items()}
+def _canonical_fields(row: CanonicalWorkout) -> dict[str, Any]:
+    """The CanonicalFields of a row, shared by a list item and a detail."""
+    return {
+        "id": row.id,
+        "sport": row.sport,
+        "start": row.start_at,
+        "end": row.end_at,
+        "duration_s": row.duration_s,
+        "metrics": row.metrics,
+        "field_sources": {
+            name: FieldSource.model_validate(ref) for name, ref in row.field_sources.items()
+        },
+    }
 
 
 def _item(row: CanonicalWorkout, members: Sequence[SourceRecord]) -> TimelineItem:
     primary = next(m for m in members if m.id == row.primary_record_id)
     return TimelineItem(
-        id=row.id,
-        sport=row.sport,
-        start=row.start_at,
-        end=row.end_at,
-        duration_s=row.duration_s,
-        metrics=row.metrics,
-        field_sources=_field_sources(row),
+        **_canonical_fields(row),
         primary=PrimaryRef(
             record_id=primary.id,
             source=primary.source,
@@ -128,10 +134,12 @@ async def timeline(
         days = await daily_views(
             session,
             user_id,
-            date_from=date_from,
-            date_to=date_to,
-            before=None if below is None else paging.days_below(below),
-            limit=limit + 1,
+            DaysPage(
+                date_from=date_from,
+                date_to=date_to,
+                before=None if below is None else paging.days_below(below),
+                limit=limit + 1,
+            ),
         )
     merged: list[tuple[paging.Position, CanonicalWorkout | DailyHealthItem]] = [
         (paging.workout_position(row.start_at, row.id), row) for row in rows
@@ -199,13 +207,7 @@ async def workout_detail(
     member_ids = {m.id for m in members}
     links = await controls_repository.links(session, user_id)
     return WorkoutDetail(
-        id=row.id,
-        sport=row.sport,
-        start=row.start_at,
-        end=row.end_at,
-        duration_s=row.duration_s,
-        metrics=row.metrics,
-        field_sources=_field_sources(row),
+        **_canonical_fields(row),
         primary=RecordFacts(**_facts(primary)),
         duplicates=duplicates,
         reason=row.reason,

@@ -13,7 +13,17 @@ from aurora_dedup.timeline.events import TIMELINE_CONTROL_CHANGED
 from aurora_dedup.timeline.resolver import canonical_id_for
 from aurora_shared.testing.tokens import TestIssuer
 
-from ..timeline.factory import Workout, apply, audits, canonicals, outbox, records
+from ..timeline.factory import (
+    Workout,
+    apply,
+    audits,
+    canonicals,
+    ingest_all,
+    one_session,
+    outbox,
+    records,
+)
+from ..timeline.http import assert_problem
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -40,18 +50,13 @@ async def _link(
     return dict(response.json())
 
 
-async def _ingest(sessions: Sessions, *workouts: Workout) -> None:
-    for seq, workout in enumerate(workouts, start=1):
-        await apply(sessions, workout.ingested(seq))
-
-
 async def test_same_merges_what_the_rules_keep_apart_and_delete_undoes_it(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me = uuid.uuid4()
     morning = Workout(me, source="garmin", device="Garmin Edge 530")
     later = Workout(me, source="whoop", device="WHOOP 4.0", start_min=180, minutes=50)
-    await _ingest(sessions, morning, later)
+    await ingest_all(sessions, morning, later)
     assert await _groups(sessions, me) == {ids(morning), ids(later)}
     auth = issuer.headers(me)
     before = len(await outbox(sessions))
@@ -103,10 +108,8 @@ async def test_apart_splits_a_pair_and_the_latest_decision_wins(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me = uuid.uuid4()
-    garmin = Workout(me, source="garmin", device="Garmin fenix 7")
-    strava = Workout(me, source="strava", device="Garmin fenix 7", has_end=False)
-    whoop = Workout(me, source="whoop", device="WHOOP 4.0", start_min=2, minutes=55)
-    await _ingest(sessions, garmin, strava, whoop)
+    garmin, strava, whoop = one_session(me)
+    await ingest_all(sessions, garmin, strava, whoop)
     assert await _groups(sessions, me) == {ids(garmin, strava, whoop)}
     auth = issuer.headers(me)
 
@@ -138,9 +141,8 @@ async def test_decisions_survive_later_events(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me = uuid.uuid4()
-    garmin = Workout(me, source="garmin", device="Garmin fenix 7")
-    whoop = Workout(me, source="whoop", device="WHOOP 4.0", start_min=2, minutes=55)
-    await _ingest(sessions, garmin, whoop)
+    garmin, _, whoop = one_session(me)
+    await ingest_all(sessions, garmin, whoop)
     auth = issuer.headers(me)
     await _link(client, auth, "apart", garmin, whoop)
     assert await _groups(sessions, me) == {ids(garmin), ids(whoop)}
@@ -162,10 +164,8 @@ async def test_detach_takes_one_record_out_of_its_session(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me = uuid.uuid4()
-    garmin = Workout(me, source="garmin", device="Garmin fenix 7")
-    strava = Workout(me, source="strava", device="Garmin fenix 7", has_end=False)
-    whoop = Workout(me, source="whoop", device="WHOOP 4.0", start_min=2, minutes=55)
-    await _ingest(sessions, garmin, strava, whoop)
+    garmin, strava, whoop = one_session(me)
+    await ingest_all(sessions, garmin, strava, whoop)
     auth = issuer.headers(me)
 
     response = await client.post(f"/timeline/records/{whoop.record_id}/detach", headers=auth)
@@ -177,8 +177,7 @@ async def test_detach_takes_one_record_out_of_its_session(
     assert await _groups(sessions, me) == {ids(garmin, strava), ids(whoop)}
 
     alone = await client.post(f"/timeline/records/{whoop.record_id}/detach", headers=auth)
-    assert alone.status_code == 409
-    assert alone.headers["content-type"] == "application/problem+json"
+    assert_problem(alone, 409)
     assert [a["action"] for a in await audits(sessions)] == ["timeline.link.created"]
 
 
@@ -189,7 +188,7 @@ async def test_only_the_callers_active_records_can_be_linked(
     mine = Workout(me)
     gone = Workout(me, start_min=300)
     theirs = Workout(other, start_min=30)
-    await _ingest(sessions, mine, gone, theirs)
+    await ingest_all(sessions, mine, gone, theirs)
     await apply(sessions, gone.removed(9))
     auth = issuer.headers(me)
 
@@ -237,8 +236,7 @@ async def test_bad_link_bodies_are_422_problems(
     client: httpx.AsyncClient, issuer: TestIssuer, body: Any
 ) -> None:
     response = await client.post("/timeline/links", headers=issuer.headers(uuid.uuid4()), json=body)
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response, 422)
 
 
 async def test_links_need_a_token_and_admins_only_read_them(

@@ -16,8 +16,17 @@ from aurora_dedup.timeline.resolver import canonical_id_for
 from aurora_shared.testing.tokens import TestIssuer
 
 from ..health.factory import Health
-from ..health.factory import apply as apply_health
-from ..timeline.factory import Workout, apply, audits, canonicals, expected_groups, outbox
+from ..timeline.factory import (
+    Workout,
+    apply,
+    audits,
+    canonicals,
+    expected_groups,
+    garmin_and_whoop,
+    ingest_all,
+    outbox,
+)
+from ..timeline.http import assert_problem
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -42,13 +51,11 @@ async def test_a_workouts_order_reresolves_and_announces_only_what_changed(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me, other = uuid.uuid4(), uuid.uuid4()
-    garmin = Workout(me, source="garmin", device="Garmin Edge 530")
-    whoop = Workout(me, source="whoop", device="WHOOP 4.0", start_min=3, minutes=54)
+    garmin, whoop = garmin_and_whoop(me)
     solo = Workout(me, source="polar", sport="run", start_min=24 * 60)
     theirs = Workout(other, source="garmin")
     theirs_whoop = Workout(other, source="whoop", device="WHOOP 4.0", start_min=3, minutes=54)
-    for seq, w in enumerate((garmin, whoop, solo, theirs, theirs_whoop), start=1):
-        await apply(sessions, w.ingested(seq))
+    await ingest_all(sessions, garmin, whoop, solo, theirs, theirs_whoop)
     auth = issuer.headers(me)
     before = len(await outbox(sessions))
 
@@ -110,10 +117,8 @@ async def test_reset_goes_back_to_the_defaults(
     client: httpx.AsyncClient, sessions: Sessions, issuer: TestIssuer
 ) -> None:
     me = uuid.uuid4()
-    garmin = Workout(me, source="garmin", device="Garmin Edge 530")
-    whoop = Workout(me, source="whoop", device="WHOOP 4.0", start_min=3, minutes=54)
-    await apply(sessions, garmin.ingested(1))
-    await apply(sessions, whoop.ingested(2))
+    garmin, whoop = garmin_and_whoop(me)
+    await ingest_all(sessions, garmin, whoop)
     auth = issuer.headers(me)
     await client.put("/priorities/workouts", headers=auth, json={"whoop": 99, "garmin": 1})
     assert canonical_id_for(whoop.record_id) in await canonicals(sessions)
@@ -173,8 +178,7 @@ async def test_bad_orders_are_422_problems(
     response = await client.put(
         f"/priorities/{domain}", headers=issuer.headers(uuid.uuid4()), json=body
     )
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
+    assert_problem(response, 422)
     assert await audits(sessions) == []
 
 
@@ -210,8 +214,8 @@ async def test_a_sleep_order_reelects_the_days_at_once(
     me = uuid.uuid4()
     oura = Health(me, source="oura")
     whoop = Health(me, source="whoop", hours=7.5)
-    await apply_health(sessions, oura.ingested(1))
-    await apply_health(sessions, whoop.ingested(2))
+    await apply(sessions, oura.ingested(1))
+    await apply(sessions, whoop.ingested(2))
     auth = issuer.headers(me)
 
     async def sleep_source() -> str:

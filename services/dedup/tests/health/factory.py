@@ -1,4 +1,7 @@
-"""Health envelopes as ingest publishes them, and a view of dedup's resulting state."""
+"""Health envelopes as ingest publishes them, and a view of dedup's resulting state.
+
+Envelopes and `apply` are timeline/factory.py's, which serve both domains.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aurora_dedup.db import BUS
-from aurora_dedup.health import service
+from aurora_dedup.db import STREAM
 from aurora_dedup.health.orm import HealthDay, HealthRecord
 from aurora_shared.bus.envelope import Envelope
 
+from ..timeline.factory import envelope, queued, registers_of
+
 DAY = date(2024, 5, 2)
 BEDTIME = datetime(2024, 5, 1, 21, 30, tzinfo=UTC)
-EPOCH = datetime(2024, 6, 1, tzinfo=UTC)  # when ingest "published" event number 0
 
 
 @dataclass
@@ -69,30 +72,8 @@ class Health:
         return envelope("health.removed", self.user_id, payload, seq)
 
 
-def envelope(event_type: str, user_id: uuid.UUID, payload: dict[str, Any], seq: int) -> Envelope:
-    return Envelope(
-        id=uuid.uuid4(),
-        type=event_type,
-        occurred_at=EPOCH + timedelta(seconds=seq),
-        producer="ingest",
-        user_id=user_id,
-        payload=payload,
-    )
-
-
-HANDLERS = service.handlers()
-
-
-async def apply(sessions: async_sessionmaker[AsyncSession], event: Envelope) -> None:
-    """One event in its own transaction, as the bus consumer runs a handler."""
-    async with sessions() as session, session.begin():
-        await HANDLERS[event.type](session, event)
-
-
 async def records(sessions: async_sessionmaker[AsyncSession]) -> dict[uuid.UUID, HealthRecord]:
-    async with sessions() as session:
-        rows = (await session.execute(select(HealthRecord))).scalars().all()
-        return {r.id: r for r in rows}
+    return await registers_of(sessions, HealthRecord)
 
 
 async def days(
@@ -104,12 +85,7 @@ async def days(
 
 
 async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[Envelope]:
-    async with sessions() as session:
-        rows = await session.execute(
-            select(BUS.outbox.c.envelope, BUS.outbox.c.stream).order_by(BUS.outbox.c.id)
-        )
-        out = []
-        for raw, stream in rows:
-            assert stream == "dedup.timeline"
-            out.append(Envelope.model_validate_json(raw))
-        return out
+    """Every queued event; health handlers publish on dedup.timeline only."""
+    events = await queued(sessions)
+    assert {stream for stream, _ in events} <= {STREAM}
+    return [event for _, event in events]

@@ -21,7 +21,8 @@ from aurora_shared.bus.consumer import StreamConsumer, errors_key
 from aurora_shared.bus.envelope import Envelope
 from aurora_shared.config import BusSettings
 
-from .factory import DAY, Health, apply, days, envelope, outbox, records
+from ..timeline.factory import apply, envelope
+from .factory import DAY, Health, days, outbox, records
 
 Sessions = async_sessionmaker[AsyncSession]
 

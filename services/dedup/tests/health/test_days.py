@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aurora_dedup.accounts.orm import ACCOUNTS
 from aurora_dedup.controls import repository as controls_repository
 from aurora_dedup.health import service
+from aurora_dedup.health.repository import DaysPage
 from aurora_dedup.health.schemas import DailyHealthItem
 from aurora_dedup.resolution.health import DEFAULT_HEALTH_PRIORITY
 
-from .factory import DAY, Health, apply, days, outbox, records
+from ..timeline.factory import apply
+from .factory import DAY, Health, days, outbox, records
 
 Sessions = async_sessionmaker[AsyncSession]
 WHOOP_FIRST = {"sleep": {**DEFAULT_HEALTH_PRIORITY, "whoop": 99}}
@@ -114,9 +116,7 @@ async def test_daily_views_newest_first_with_refs_and_reasons(sessions: Sessions
     await apply(sessions, Health(other, source="oura").ingested(20))
 
     async with sessions() as session:
-        items = await service.daily_views(
-            session, user, date_from=None, date_to=None, before=None, limit=10
-        )
+        items = await service.daily_views(session, user, DaysPage(limit=10))
     assert [i.date for i in items] == [DAY + timedelta(days=1), DAY, DAY - timedelta(days=1)]
     item = items[1]
     assert item.sleep is not None and item.sleep.record_id == made["oura"].record_id
@@ -137,14 +137,12 @@ async def test_daily_views_newest_first_with_refs_and_reasons(sessions: Sessions
 
     async with sessions() as session:
         window = await service.daily_views(
-            session, user, date_from=DAY, date_to=DAY + timedelta(days=1), before=None, limit=10
+            session, user, DaysPage(date_from=DAY, date_to=DAY + timedelta(days=1), limit=10)
         )
         page = await service.daily_views(
-            session, user, date_from=None, date_to=None, before=DAY + timedelta(days=1), limit=1
+            session, user, DaysPage(before=DAY + timedelta(days=1), limit=1)
         )
-        nobody = await service.daily_views(
-            session, uuid.uuid4(), date_from=None, date_to=None, before=None, limit=10
-        )
+        nobody = await service.daily_views(session, uuid.uuid4(), DaysPage(limit=10))
     assert [i.date for i in window] == [DAY]
     assert [i.date for i in page] == [DAY]
     assert nobody == []

@@ -16,7 +16,8 @@ from aurora_dedup.health.orm import HealthDay, HealthRecord
 from aurora_dedup.resolution.health import elect
 from aurora_shared.bus.envelope import Envelope
 
-from .factory import DAY, Health, apply
+from ..timeline.factory import apply
+from .factory import DAY, Health
 
 Sessions = async_sessionmaker[AsyncSession]
 NEXT_DAY = DAY + timedelta(days=1)

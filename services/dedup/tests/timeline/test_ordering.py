@@ -32,7 +32,7 @@ from aurora_shared.db import make_sessionmaker
 from aurora_shared.permissions import Actor
 from aurora_shared.testing.service import truncate_schema
 
-from .factory import Workout, apply, outbox, records, rule_view
+from .factory import Workout, apply, one_session, outbox, records, rule_view
 from .state import (
     assert_invariants,
     canonical_rows,
@@ -42,9 +42,7 @@ from .state import (
 )
 
 USER = uuid.UUID("00000000-0000-4000-8000-00000000a012")
-G = Workout(USER, source="garmin", device="Garmin fenix 7")
-S = Workout(USER, source="strava", device="Garmin fenix 7", has_end=False)
-W = Workout(USER, source="whoop", device="WHOOP 4.0", start_min=2, minutes=55)
+G, S, W = one_session(USER)
 A = Workout(USER, source="apple_health", device="Apple Watch", start_min=1, minutes=58)
 R = Workout(USER, source="garmin", sport="run", start_min=62, minutes=38)
 WR = Workout(USER, source="whoop", sport="run", start_min=63, minutes=36)
