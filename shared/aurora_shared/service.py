@@ -23,7 +23,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aurora_shared.auth import JwksClient, KeySource, TokenVerifier, current_principal
-from aurora_shared.bus.consumer import Handler, StreamConsumer
+from aurora_shared.bus.consumer import BatchHandler, Handler, StreamConsumer
 from aurora_shared.bus.reconciler import OutboxReconciler
 from aurora_shared.bus.relay import OutboxRelay
 from aurora_shared.bus.runtime import (
@@ -199,8 +199,11 @@ def consumer_name() -> str:
 
 @dataclass(frozen=True)
 class Subscription:
+    """`batch_handlers` take a whole read batch of their types (StreamConsumer)."""
+
     stream: str
     handlers: dict[str, Handler]
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
 
 
 def build_consumers(
@@ -218,6 +221,7 @@ def build_consumers(
             handlers=sub.handlers,
             settings=settings.bus,
             service=settings.service_name,
+            batch_handlers=sub.batch_handlers,
         )
         for sub in subscriptions
     ]

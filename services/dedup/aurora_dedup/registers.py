@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, Self, TypeVar
@@ -33,18 +33,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    any_,
+    bindparam,
     false,
     or_,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aurora_dedup.accounts.orm import MIRROR
 from aurora_dedup.db import Base
 from aurora_dedup.resolution.priority import Source
+from aurora_shared.accounts import erased_digest
 from aurora_shared.bus.envelope import Envelope
 
 TIMESTAMP: Final = DateTime(timezone=True)
@@ -206,7 +209,7 @@ async def _user_gone(
     return True
 
 
-def _either(names: list[str]) -> str:
+def either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
@@ -248,12 +251,12 @@ async def _existing(
         (row.user_id, row.source, row.external_id) != (user_id, key.source, key.external_id)
         or any(getattr(row, name) != value for name, value in fixed.items())
     ):
-        what = _either(["owner", "key", *fixed])
+        what = either(["owner", "key", *fixed])
         raise ContractViolationError(f"record {key.record_id} changed its {what}")
     return row
 
 
-def _is_stale(row: SourceRegister, version: Version, event: Envelope, log: logging.Logger) -> bool:
+def is_stale(row: SourceRegister, version: Version, event: Envelope, log: logging.Logger) -> bool:
     stale = row.version >= version
     if stale:
         log.info(
@@ -299,6 +302,49 @@ async def claim(
         )
         session.add(row)
         return Claim(payload, row, True, version)
-    if _is_stale(row, version, event, log):
+    if is_stale(row, version, event, log):
         return None
     return Claim(payload, row, False, version)
+
+
+# -- a read batch at once ------------------------------------------------------------
+# `claim`'s round trips for a whole batch (timeline/batch.py applies the rules).
+
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(Text)
+_LOCK_USERS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM ("
+    " SELECT hashtextextended('dedup:user:' || u::text, 0) AS k"
+    " FROM unnest(CAST(:users AS uuid[])) AS u ORDER BY k OFFSET 0) AS ordered"
+)
+
+
+async def lock_users(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> None:
+    """`lock_user` for many users in one round trip. The locks are taken in one global
+    order (the keys' hashes; OFFSET 0 keeps the sort below the lock calls), so two
+    batches sharing users wait for each other instead of deadlocking."""
+    users = sorted(set(user_ids))
+    if users:
+        await session.execute(_LOCK_USERS, {"users": users})
+
+
+async def blocked_among(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """`MIRROR.is_blocked` for many users in one round trip."""
+    users = set(user_ids)
+    if not users:
+        return set()
+    blocked, erased = MIRROR.tables.blocked_users, MIRROR.tables.erased_users
+    digests = {erased_digest(u): u for u in users}
+    stmt = (
+        select(blocked.c.user_id.label("user_id"), text("NULL AS digest"))
+        .where(blocked.c.user_id == any_(bindparam("b_users", sorted(users), _UUIDS)))
+        .union_all(
+            select(text("NULL::uuid AS user_id"), erased.c.user_digest.label("digest")).where(
+                erased.c.user_digest == any_(bindparam("b_digests", sorted(digests), _TEXTS))
+            )
+        )
+    )
+    gone: set[uuid.UUID] = set()
+    for user_id, digest in await session.execute(stmt):
+        gone.add(user_id if user_id is not None else digests[digest])
+    return gone

@@ -42,6 +42,9 @@ from aurora_shared.metrics import BUS_CONSUMED, BUS_DEAD_LETTERED, BUS_RECLAIMED
 log = logging.getLogger("aurora.bus.consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Takes every fresh event of its types in a read batch at once, in stream order, so a
+# service can share its per-event round trips (locks, lookups, writes) across the batch.
+BatchHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
 _MAX_ERROR_CHARS = 2000
 
 
@@ -88,13 +91,19 @@ class StreamConsumer:
         handlers: Mapping[str, Handler],
         settings: BusSettings,
         service: str,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
+        """`batch_handlers` take precedence over `handlers` for their types. They run after
+        the batch's per-event handlers, in the same transaction, so a type may be batched
+        only when its effects commute with those of the per-event types it shares a
+        stream with (different tables, as workouts and health records are)."""
         self.redis = redis
         self.sessionmaker = sessionmaker
         self.stream = stream
         self.group = group
         self.consumer = consumer
         self.handlers = dict(handlers)
+        self.batch_handlers = dict(batch_handlers or {})
         self.settings = settings
         self.service = service
         self._stop = asyncio.Event()
@@ -220,7 +229,9 @@ class StreamConsumer:
             if d.problem is not None:
                 # A malformed entry can never succeed: dead-letter it at once.
                 await self.dead_letter(d, d.problem, deliveries=1)
-            elif d.envelope is not None and d.envelope.type in self.handlers:
+            elif d.envelope is not None and (
+                d.envelope.type in self.handlers or d.envelope.type in self.batch_handlers
+            ):
                 relevant.append(d)
             else:
                 to_ack.append(d.entry_id)
@@ -266,10 +277,15 @@ class StreamConsumer:
                 },
             )
             fresh = {row[0] for row in result}
+            batched: dict[BatchHandler, list[Envelope]] = {}
             for envelope in envelopes:
                 if envelope.id not in fresh:
                     continue  # already applied: a redelivery, or a duplicate in this batch
                 fresh.discard(envelope.id)
+                batch_handler = self.batch_handlers.get(envelope.type)
+                if batch_handler is not None:
+                    batched.setdefault(batch_handler, []).append(envelope)
+                    continue
                 token = request_id_var.set(envelope.request_id)
                 try:
                     await self.handlers[envelope.type](session, envelope)
@@ -282,6 +298,8 @@ class StreamConsumer:
                         )
                 finally:
                     request_id_var.reset(token)
+            for batch_handler, group in batched.items():
+                await batch_handler(session, group)
 
     async def _ack_committed(self, entry_ids: list[str]) -> None:
         try:

@@ -10,14 +10,18 @@ from typing import Any, cast
 from sqlalchemy import (
     Table,
     and_,
+    any_,
     bindparam,
     delete,
     false,
+    func,
     or_,
     select,
     tuple_,
+    union,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aurora_dedup.timeline.orm import CanonicalWorkout, SourceRecord
@@ -135,6 +139,118 @@ async def active_closure(
             - found.keys()
         )
     return found
+
+
+UserWindows = Mapping[uuid.UUID, Iterable[Window]]
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TIMES = ARRAY(TIMESTAMP(timezone=True))
+
+
+def _ids_in_round(
+    windows: Mapping[uuid.UUID, list[Window]],
+    canonical_ids: Collection[uuid.UUID],
+    record_ids: Collection[uuid.UUID],
+) -> Any:
+    """The ids of one closure round, each branch driven by an index: records in a
+    user's windows (user, span), the other members of their canonicals, the members
+    of canonicals asked for, and records asked for by id."""
+    branches: list[Any] = []
+    active = SourceRecord.removed == false()
+    flat = [(user, lo, hi) for user, spans in windows.items() for lo, hi in spans]
+    if flat:
+        users, los, his = zip(*flat, strict=True)
+        win = (
+            func.unnest(
+                bindparam("w_users", list(users), _UUIDS),
+                bindparam("w_los", list(los), _TIMES),
+                bindparam("w_his", list(his), _TIMES),
+            )
+            .table_valued("u", "lo", "hi", name="win")
+            .render_derived()
+        )
+        in_windows = and_(
+            SourceRecord.user_id == win.c.u,
+            SourceRecord.start_at < win.c.hi,
+            SourceRecord.span_end_at > win.c.lo,
+            active,
+        )
+        branches.append(select(SourceRecord.id).join(win, in_windows))
+        their_canonicals = (
+            select(SourceRecord.canonical_id)
+            .join(win, in_windows)
+            .where(SourceRecord.canonical_id.is_not(None))
+        )
+        branches.append(
+            select(SourceRecord.id).where(SourceRecord.canonical_id.in_(their_canonicals))
+        )
+    if canonical_ids:
+        wanted = bindparam("w_canonicals", sorted(canonical_ids), _UUIDS)
+        branches.append(select(SourceRecord.id).where(SourceRecord.canonical_id == any_(wanted)))
+    if record_ids:
+        wanted = bindparam("w_records", sorted(record_ids), _UUIDS)
+        branches.append(select(SourceRecord.id).where(SourceRecord.id == any_(wanted)))
+    return union(*branches) if len(branches) > 1 else branches[0]
+
+
+async def active_closure_many(
+    session: AsyncSession,
+    windows: UserWindows,
+    canonical_ids: Iterable[uuid.UUID],
+    *,
+    partners: Mapping[uuid.UUID, Mapping[uuid.UUID, Collection[uuid.UUID]]] | None = None,
+) -> dict[uuid.UUID, dict[uuid.UUID, SourceRecord]]:
+    """`active_closure` for many users at once: {user: their closed set of records}.
+
+    The rounds are the same, each one statement for every user still growing; a
+    record only ever joins its own user's set, so the sets are those `active_closure`
+    gives each user alone (canonicals and links never span users).
+    """
+    partners = partners or {}
+    users = set(windows)
+    found: dict[uuid.UUID, SourceRecord] = {}
+    seen_canonicals: set[uuid.UUID] = set()
+    asked_ids: set[uuid.UUID] = set()
+    covered: dict[uuid.UUID, list[Window]] = {}
+    pending_windows = {u: merge_windows(w) for u, w in windows.items()}
+    pending_canonicals = set(canonical_ids)
+    pending_ids: set[uuid.UUID] = set()
+    while any(pending_windows.values()) or pending_canonicals or pending_ids:
+        seen_canonicals |= pending_canonicals
+        asked_ids |= pending_ids
+        ids = _ids_in_round(pending_windows, pending_canonicals, pending_ids)
+        stmt = select(SourceRecord).where(
+            SourceRecord.id.in_(ids),
+            SourceRecord.removed == false(),
+            SourceRecord.user_id == any_(bindparam("w_mine", sorted(users), _UUIDS)),
+        )
+        fresh = [row for row in (await session.execute(stmt)).scalars() if row.id not in found]
+        for row in fresh:
+            found[row.id] = row
+            if row.canonical_id is not None and _overlaps(
+                row, pending_windows.get(row.user_id, [])
+            ):
+                seen_canonicals.add(row.canonical_id)  # its members came in this round
+        spans: dict[uuid.UUID, list[Window]] = {}
+        for row in fresh:
+            if row.start_at is not None and row.span_end_at is not None:
+                spans.setdefault(row.user_id, []).append((row.start_at, row.span_end_at))
+        for user, searched in pending_windows.items():
+            covered[user] = merge_windows([*covered.get(user, []), *searched])
+        pending_windows = {
+            user: uncovered(user_spans, covered.get(user, [])) for user, user_spans in spans.items()
+        }
+        pending_canonicals = {
+            row.canonical_id for row in fresh if row.canonical_id is not None
+        } - seen_canonicals
+        pending_ids = (
+            {partner for row in fresh for partner in partners.get(row.user_id, {}).get(row.id, ())}
+            - asked_ids
+            - found.keys()
+        )
+    closed: dict[uuid.UUID, dict[uuid.UUID, SourceRecord]] = {u: {} for u in users}
+    for row in found.values():
+        closed[row.user_id][row.id] = row
+    return closed
 
 
 async def all_active(session: AsyncSession, user_id: uuid.UUID) -> dict[uuid.UUID, SourceRecord]:

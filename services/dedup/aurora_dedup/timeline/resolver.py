@@ -175,6 +175,17 @@ async def reresolve_user(session: AsyncSession, user_id: uuid.UUID) -> Resolutio
     return await _rewrite(session, user_id, rows, old_ids, controls)
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One user's records closed under overlap, the canonicals they were in, and the
+    athlete's controls: what one resolution needs."""
+
+    user_id: uuid.UUID
+    rows: Mapping[uuid.UUID, SourceRecord]
+    canonical_ids: set[uuid.UUID]
+    controls: WorkoutControls
+
+
 async def _rewrite(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -182,62 +193,104 @@ async def _rewrite(
     canonical_ids: set[uuid.UUID],
     controls: WorkoutControls,
 ) -> Resolution:
-    groups = resolve(
-        (rule_record(r) for r in rows.values()),
-        controls.priorities,
-        controls.overrides(rows.keys()),
-    )
-    by_id = {canonical_id_for(g.primary.record.id): g for g in groups}
-    old_ids = canonical_ids | {r.canonical_id for r in rows.values() if r.canonical_id}
-    old = await repository.canonicals(session, old_ids | by_id.keys())
+    return await rewrite_many(session, [Scope(user_id, rows, canonical_ids, controls)])
+
+
+async def rewrite_many(session: AsyncSession, scopes: Iterable[Scope]) -> Resolution:
+    """Resolve each scope and rewrite what changed, with its events; the statements
+    (canonicals read, deleted, written; records placed; events queued) are shared by
+    every scope, so a batch of users costs what one user does."""
+    plans = [(scope, _groups_by_canonical(scope)) for scope in scopes]
+    wanted: set[uuid.UUID] = set()
+    for scope, by_id in plans:
+        wanted |= scope.canonical_ids | by_id.keys()
+        wanted |= {r.canonical_id for r in scope.rows.values() if r.canonical_id}
+    old = await repository.canonicals(session, wanted)
     now = datetime.now(UTC)
     events: list[Envelope] = []
-
-    gone_ids = sorted(old.keys() - by_id.keys())
-    for cid in gone_ids:
-        gone = old[cid]
-        events.append(_unresolved(gone, rows, by_id, after(now, gone.updated_at)))
-        session.expunge(gone)
+    gone_ids: list[uuid.UUID] = []
+    placements: list[dict[str, Any]] = []
+    totals = [0, 0, 0, 0]  # records, groups, resolved, unresolved
+    for scope, by_id in plans:
+        old_ids = scope.canonical_ids | {
+            r.canonical_id for r in scope.rows.values() if r.canonical_id
+        }
+        gone = sorted((old_ids & old.keys()) - by_id.keys())
+        for cid in gone:
+            events.append(_unresolved(old[cid], scope.rows, by_id, after(now, old[cid].updated_at)))
+            session.expunge(old[cid])
+        gone_ids += gone
+        resolved = 0
+        for cid, group in by_id.items():
+            placements += _relink(group, cid, scope.rows)
+            if _rewrite_canonical(
+                session, scope, cid, group, current=old.get(cid), now=now, events=events
+            ):
+                resolved += 1
+        totals = [
+            totals[0] + len(scope.rows),
+            totals[1] + len(by_id),
+            totals[2] + resolved,
+            totals[3] + len(gone),
+        ]
     # One statement, not one per canonical: a new priority order can withdraw hundreds.
     await repository.delete_canonicals(session, gone_ids)
-    unresolved = len(events)
-
-    placements: list[dict[str, Any]] = []
-    for cid, group in by_id.items():
-        placements += _relink(group, cid, rows)
-        payload = resolved_payload(cid, group, rows)
-        current = old.get(cid)
-        change = change_of(current, payload, now)
-        if change is None:
-            continue
-        if current is None:
-            current = CanonicalWorkout(id=cid, user_id=user_id)
-            session.add(current)
-        primary = group.primary.record
-        current.primary_record_id = primary.id
-        current.sport = primary.sport
-        current.start_at = primary.start
-        current.end_at = primary.span_end
-        current.duration_s = primary.duration_s
-        current.metrics = payload["metrics"]
-        current.field_sources = payload["field_sources"]
-        current.reason = group.reason
-        current.fingerprint = change.fingerprint
-        current.updated_at = change.occurred
-        events.append(announcement(WORKOUT_RESOLVED, user_id, payload, change.occurred))
     await session.flush()
     await repository.place_records(session, placements)
     await enqueue(session, BUS.outbox, STREAM, events)
     log.info(
         "timeline re-resolved",
         extra={
-            "user_id": str(user_id),
-            "records": len(rows),
-            "groups": len(groups),
-            "events": [e.type for e in events],
+            "users": len(plans),
+            "records": totals[0],
+            "groups": totals[1],
+            "resolved": totals[2],
+            "unresolved": totals[3],
         },
     )
-    return Resolution(len(rows), len(groups), len(events) - unresolved, unresolved)
+    return Resolution(*totals)
+
+
+def _groups_by_canonical(scope: Scope) -> dict[uuid.UUID, Group]:
+    groups = resolve(
+        (rule_record(r) for r in scope.rows.values()),
+        scope.controls.priorities,
+        scope.controls.overrides(scope.rows.keys()),
+    )
+    return {canonical_id_for(g.primary.record.id): g for g in groups}
+
+
+def _rewrite_canonical(
+    session: AsyncSession,
+    scope: Scope,
+    cid: uuid.UUID,
+    group: Group,
+    *,
+    current: CanonicalWorkout | None,
+    now: datetime,
+    events: list[Envelope],
+) -> bool:
+    """Write the group's canonical and queue its `workout.resolved`, unless unchanged."""
+    payload = resolved_payload(cid, group, scope.rows)
+    change = change_of(current, payload, now)
+    if change is None:
+        return False
+    if current is None:
+        current = CanonicalWorkout(id=cid, user_id=scope.user_id)
+        session.add(current)
+    primary = group.primary.record
+    current.primary_record_id = primary.id
+    current.sport = primary.sport
+    current.start_at = primary.start
+    current.end_at = primary.span_end
+    current.duration_s = primary.duration_s
+    current.metrics = payload["metrics"]
+    current.field_sources = payload["field_sources"]
+    current.reason = group.reason
+    current.fingerprint = change.fingerprint
+    current.updated_at = change.occurred
+    events.append(announcement(WORKOUT_RESOLVED, scope.user_id, payload, change.occurred))
+    return True
 
 
 LINK_COLUMNS: Final = ("canonical_id", "is_primary", "duplicate_of", "decision_reason")

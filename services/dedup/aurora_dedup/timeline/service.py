@@ -33,15 +33,15 @@ _FRESH = {"is_primary": False}
 W = TypeVar("W", WorkoutIngested, WorkoutRemoved)
 
 
-def _window(row: SourceRecord) -> Window | None:
+def window_of(row: SourceRecord) -> Window | None:
     if row.removed or row.start_at is None or row.span_end_at is None:
         return None
     return (row.start_at - MARGIN, row.span_end_at + MARGIN)
 
 
-def _before(row: SourceRecord) -> tuple[list[Window], set[uuid.UUID]]:
+def placement_before(row: SourceRecord) -> tuple[list[Window], set[uuid.UUID]]:
     """Where the record was and the canonical it belonged to: both need re-resolving."""
-    old = _window(row)
+    old = window_of(row)
     return ([old] if old else []), ({row.canonical_id} if row.canonical_id else set())
 
 
@@ -64,19 +64,10 @@ async def apply_ingested(session: AsyncSession, event: Envelope) -> None:
     if claim is None:
         return
     payload, row = claim.payload, claim.row
-    windows, stale_canonicals = ([], set()) if claim.is_new else _before(row)
-    row.origin_device = payload.origin_device
-    row.sport = payload.sport
-    row.start_at = payload.start
-    row.end_at = payload.end
-    row.span_end_at = payload.end or payload.start + timedelta(seconds=payload.duration_s)
-    row.duration_s = payload.duration_s
-    row.tz_offset_min = payload.tz_offset_min
-    row.metrics = dict(payload.metrics)
-    row.removed = False
-    row.stamp(claim.version)
+    windows, stale_canonicals = ([], set()) if claim.is_new else placement_before(row)
+    write_ingested(row, payload, claim.version)
     await session.flush()
-    windows.append((row.start_at - MARGIN, row.span_end_at + MARGIN))
+    windows.append(_window_of_active(row))
     await resolver.reresolve(session, row.user_id, windows, stale_canonicals)
     log.info("workout record applied", extra={"event_id": str(event.id), "record_id": str(row.id)})
 
@@ -87,15 +78,34 @@ async def apply_removed(session: AsyncSession, event: Envelope) -> None:
     if claim is None:
         return
     row = claim.row
-    windows, stale_canonicals = ([], set()) if claim.is_new else _before(row)
-    _bury(row, claim.version)
+    windows, stale_canonicals = ([], set()) if claim.is_new else placement_before(row)
+    bury(row, claim.version)
     await session.flush()
     if windows or stale_canonicals:
         await resolver.reresolve(session, row.user_id, windows, stale_canonicals)
     log.info("workout record removed", extra={"event_id": str(event.id), "record_id": str(row.id)})
 
 
-def _bury(row: SourceRecord, version: Version) -> None:
+def write_ingested(row: SourceRecord, payload: WorkoutIngested, version: Version) -> None:
+    row.origin_device = payload.origin_device
+    row.sport = payload.sport
+    row.start_at = payload.start
+    row.end_at = payload.end
+    row.span_end_at = payload.end or payload.start + timedelta(seconds=payload.duration_s)
+    row.duration_s = payload.duration_s
+    row.tz_offset_min = payload.tz_offset_min
+    row.metrics = dict(payload.metrics)
+    row.removed = False
+    row.stamp(version)
+
+
+def _window_of_active(row: SourceRecord) -> Window:
+    window = window_of(row)
+    assert window is not None, "an ingested record has a span"
+    return window
+
+
+def bury(row: SourceRecord, version: Version) -> None:
     """Keep only identity and version: nothing of a removed workout stays readable."""
     row.sport = None
     row.span_end_at = None
