@@ -107,7 +107,7 @@ def duplicate_reason(view: View, primary: View, primary_id: str) -> str:
             f"{winner} ties at priority {mine} and is shorter "
             f"({primary.span:.0f} s vs {view.span:.0f} s)"
         )
-    elif primary.named == primary.record.source and view.named != view.record.source:
+    elif not primary.is_copy and view.is_copy:
         why_not = f"{winner} ties at priority {mine} and length, and is the device's own record"
     else:
         why_not = f"{winner} ties at priority {mine} and length, first by source and id"
@@ -192,8 +192,6 @@ def _tie_break(primary: View, tied: list[View]) -> str:
         return "the others carry a shifted clock"
     if closest > primary.span:
         return f"shorter record wins ({primary.span:.0f} s vs {closest:.0f} s)"
-    if primary.named == primary.record.source and all(
-        v.named != v.record.source for v in tied if v.span == primary.span
-    ):
+    if not primary.is_copy and all(v.is_copy for v in tied if v.span == primary.span):
         return "same length, the device's own record before its copies"
     return "same length, first by source, external id and record id"

@@ -52,6 +52,7 @@ class View:
 
     __slots__ = (
         "end",
+        "is_copy",
         "key",
         "label",
         "link_rule",
@@ -80,12 +81,13 @@ class View:
         self.end = stop = end.timestamp() if end is not None else start + record.duration_s
         self.span = stop - start
         self.sport = sport = record.sport
+        source = record.source
         # A UUID's int orders exactly like its text, and costs nothing to read.
-        self.key = (record.source, record.external_id, record.id.int)
-        self.named = self.recorder = named = recording_source(record.source, record.origin_device)
-        self.tier = _TIERS.get(named, MAIN)
-        if sport in COMPOSITE_LEGS and self.tier == MAIN:
-            self.tier = DETECTED
+        self.key = (source, record.external_id, record.id.int)
+        self.named = self.recorder = named = recording_source(source, record.origin_device)
+        self.is_copy = named != source  # the device's brand is not the carrying service
+        tier = _TIERS.get(named, MAIN)
+        self.tier = DETECTED if tier == MAIN and sport in COMPOSITE_LEGS else tier
         self.shift_s = 0
         self.label = ""
         self.link_rule = ""
@@ -103,6 +105,8 @@ def build_views(records: Iterable[WorkoutRecord]) -> list[View]:
 
 
 _sort_key = attrgetter("start", "end", "key")
+_start_of = attrgetter("start")
+_reported_offset = attrgetter("record.tz_offset_min")
 
 
 _TIERS: Final[Mapping[str, int]] = {
@@ -121,7 +125,7 @@ def _tier(recorder: str, sport: str) -> int:
 
 def _athlete_offsets_s(views: list[View]) -> list[int]:
     """The athlete's UTC offsets (fixed per athlete, README §1), as sources report them."""
-    reported = {view.record.tz_offset_min for view in views}
+    reported = set(map(_reported_offset, views))
     return sorted(m * 60 for m in reported if m and (m * 60) % _QUARTER_HOUR_S == 0)
 
 
@@ -135,7 +139,7 @@ def _correct_clock_shifts(views: list[View]) -> None:
     offsets = _athlete_offsets_s(views)
     if not offsets:
         return
-    seconds = [round(view.start) for view in views]
+    seconds = list(map(round, map(_start_of, views)))  # C-level maps: every record pays this
     present = set(seconds)
     # Start seconds with a record exactly `offset` (+-1 s) earlier, found with set
     # arithmetic: nearly every record has none, and those cost no Python loop.
@@ -191,8 +195,8 @@ def _follow_copy_chains(views: list[View]) -> None:
     Only a copy naming a service that carries other devices' recordings here (Strava,
     Apple Health) can inherit something else than the brand it names.
     """
-    carriers = {v.record.source for v in views if v.named != v.record.source}
-    copies = [v for v in views if v.named in carriers and v.named != v.record.source]
+    carriers = {v.record.source for v in views if v.is_copy}
+    copies = [v for v in views if v.is_copy and v.named in carriers]
     if not copies:
         return
     by_source: dict[str, list[View]] = {}

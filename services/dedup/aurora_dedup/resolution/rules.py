@@ -30,11 +30,13 @@ from aurora_dedup.resolution.sports import describe_relation, related
 
 __all__ = [
     "NO_OVERRIDES",
+    "Ballot",
     "Decision",
     "Group",
     "Match",
     "Overrides",
     "WorkoutRecord",
+    "elect",
     "resolve",
     "same_workout",
 ]
@@ -100,67 +102,114 @@ def resolve(
 
     Groups come back ordered by (primary start, primary id).
     """
-    given = list(records)
-    unique = {record.id: record for record in given}
-    if len(unique) != len(given):  # the same record twice is fine, two records on one id not
-        for record in given:
-            if unique[record.id] is not record and unique[record.id] != record:
-                raise ValueError(f"record {record.id} given twice with different content")
-    views = build_views(unique.values())
+    return [_group(ballot) for ballot in elect(records, priorities, overrides)]
+
+
+# One session's records: the primary first, then the others by (source, external id, id).
+Ballot = list[View]
+
+
+def elect(
+    records: Iterable[WorkoutRecord],
+    priorities: Mapping[str, int] = DEFAULT_WORKOUT_PRIORITY,
+    overrides: Overrides = NO_OVERRIDES,
+) -> list[Ballot]:
+    """resolve()'s sessions and primaries, in its order, before any decision is worded.
+
+    Wording the reasons costs nearly as much as electing; a caller that shows no reasons (the
+    benchmark command without --explain) reads the groups from here instead.
+    """
+    views = build_views(_distinct(records))
     sessions = build_sessions(views)
     if overrides:
         sessions = apply_overrides(views, sessions, overrides)
     table = dict(priorities)  # a plain dict reads faster than the default's read-only proxy
-    # (start, id) never ties, so the sort never compares two groups.
-    elected = [_elect(members, table) for members in sessions]
-    elected.sort()
-    return [group for _, _, group in elected]
+    # (start, id) never ties, so the sort never compares two ballots.
+    keyed = [_ballot(members, table) for members in sessions]
+    keyed.sort()
+    return [ballot for _, _, ballot in keyed]
+
+
+_id_int = attrgetter("id.int")
+
+
+def _distinct(records: Iterable[WorkoutRecord]) -> list[WorkoutRecord]:
+    """The records once each: the same record twice is fine, two records on one id not."""
+    given = list(records)
+    if len(set(map(_id_int, given))) == len(given):
+        return given
+    unique: dict[int, WorkoutRecord] = {}
+    for record in given:
+        seen = unique.setdefault(record.id.int, record)
+        if seen is not record and seen != record:
+            raise ValueError(f"record {record.id} given twice with different content")
+    return list(unique.values())
 
 
 def _rank(view: View) -> tuple[int, bool, float, bool, tuple[str, str, int]]:
     """Priority, then the right clock, then the shorter record (DESIGN.md §3); among equals
     the device's own service before a copy carried elsewhere, then a fixed order."""
-    return (
-        -view.priority,
-        view.shift_s != 0,
-        view.span,
-        view.named != view.record.source,
-        view.key,
-    )
+    return (-view.priority, view.shift_s != 0, view.span, view.is_copy, view.key)
 
 
 _by_key = attrgetter("key")
 
 
-def _elect(members: list[View], priorities: Mapping[str, int]) -> tuple[float, int, Group]:
-    """The group of a session, keyed by its primary's (corrected) start and id for ordering."""
-    for view in members:
-        view.priority = priorities.get(view.recorder, UNKNOWN_PRIORITY)
+def _ballot(members: list[View], priorities: Mapping[str, int]) -> tuple[float, int, Ballot]:
+    """The session's ballot, keyed by its primary's (corrected) start and id for ordering."""
     if len(members) == 1:
         (only,) = members
-        decision = Decision(only.record, ONLY_RECORD, only.recorder, only.priority)
-        return only.start, only.key[2], Group(decision, ())
-    if len(members) == 2:  # the most common group: one comparison instead of two sorts
+        only.priority = priorities.get(only.recorder, UNKNOWN_PRIORITY)
+        return only.start, only.key[2], members
+    for view in members:
+        view.priority = priorities.get(view.recorder, UNKNOWN_PRIORITY)
+    if len(members) == 2:  # the most common group: one comparison instead of a sort
         a, b = members
-        ranked = [a, b] if _rank(a) < _rank(b) else [b, a]
+        ballot = [a, b] if _rank(a) < _rank(b) else [b, a]
     else:
-        ranked = sorted(members, key=_rank)
-    primary = ranked[0]
-    for place, view in enumerate(ranked):
-        view.rank = place
-    others = ranked[1:]
-    if len(others) > 1:
-        others.sort(key=_by_key)
-    decision = Decision(
-        primary.record, primary_reason(primary, others), primary.recorder, primary.priority
-    )
-    primary_id = str(primary.record.id)
+        primary = min(members, key=_rank)
+        ballot = [view for view in members if view is not primary]
+        ballot.sort(key=_by_key)
+        ballot.insert(0, primary)
+    primary = ballot[0]
+    return primary.start, primary.key[2], ballot
+
+
+def _group(ballot: Ballot) -> Group:
+    """Words the election: needs `priority` set on every view (the ballot does that)."""
+    primary, *others = ballot
+    record = primary.record
+    if not others:
+        return _new(
+            Group,
+            (_new(Decision, (record, ONLY_RECORD, primary.recorder, primary.priority, 0)), ()),
+        )
+    if len(others) == 1:
+        others[0].rank = 1
+    else:
+        for place, view in enumerate(sorted(others, key=_rank), 1):
+            view.rank = place
+    reason = primary_reason(primary, others)
+    decision = _new(Decision, (record, reason, primary.recorder, primary.priority, 0))
+    primary_id = str(record.id)
     duplicates = tuple(
         [
-            Decision(
-                v.record, duplicate_reason(v, primary, primary_id), v.recorder, v.priority, v.rank
+            _new(
+                Decision,
+                (
+                    v.record,
+                    duplicate_reason(v, primary, primary_id),
+                    v.recorder,
+                    v.priority,
+                    v.rank,
+                ),
             )
             for v in others
         ]
     )
-    return primary.start, primary.key[2], Group(decision, duplicates)
+    return _new(Group, (decision, duplicates))
+
+
+# tuple.__new__ straight away: a NamedTuple's generated __new__ only forwards to it, at
+# twice the cost, and resolve() builds one Decision per record.
+_new = tuple.__new__

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Final
 
 from aurora_dedup.resolution.provenance import View
@@ -55,6 +56,11 @@ RULE_RELABELLED: Final = "relabelled"
 RULE_LOGGED: Final = "logged"
 
 
+_start_of = attrgetter("start")
+_end_of = attrgetter("end")
+_sport_of = attrgetter("sport")
+
+
 class Session:
     """Records of one bout. start/end/sports are those of the records it was built from:
     a record attached later never stretches the session for the next one."""
@@ -68,9 +74,9 @@ class Session:
             self.start, self.end = first.start, first.end
             self.sports: frozenset[str] | tuple[str] = (first.sport,)
         else:
-            self.start = min([v.start for v in members])
-            self.end = max([v.end for v in members])
-            self.sports = frozenset([v.sport for v in members])
+            self.start = min(map(_start_of, members))
+            self.end = max(map(_end_of, members))
+            self.sports = frozenset(map(_sport_of, members))
 
     def heart_rate(self) -> float | None:
         for member in self.members:
@@ -180,8 +186,7 @@ def _attach(views: Iterable[View], sessions: list[Session], logged: bool) -> lis
     return loose
 
 
-def _session_order(session: Session) -> tuple[float, int]:
-    return (session.start, session.anchor.order)
+_session_order = attrgetter("start", "anchor.order")
 
 
 def _judge_detection(view: View, session: Session) -> Verdict | None:

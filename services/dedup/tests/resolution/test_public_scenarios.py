@@ -80,3 +80,12 @@ def test_the_scorer_reimplementation_agrees_on_a_known_case() -> None:
     result = _score(truth, split)
     assert result["precision"] == 0.5 and result["recall"] == pytest.approx(1 / 3)
     assert result["e2e"] == 0.0  # two primaries shown for one session
+
+
+def test_predict_without_reasons_groups_exactly_as_with_them() -> None:
+    records = json.loads((FIXTURES / "public_records.json").read_text())
+    explained = predict(records, explain=True)
+    for groups in explained["users"].values():
+        for group in groups:
+            assert set(group.pop("reasons")) == set(group["ids"])
+    assert predict(records) == explained

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aurora_dedup.resolution.rules import Group, Overrides, WorkoutRecord, resolve
+from aurora_dedup.resolution.rules import Group, Overrides, WorkoutRecord, elect, resolve
 
 T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 DEVICES = [None, "Garmin Edge 530", "WHOOP", "Strava iPhone App", "Polar Flow", "Zwift", "Strava"]
@@ -73,6 +73,18 @@ def test_any_permutation_gives_the_same_resolution(
     items, overrides = case
     shuffled = data.draw(st.permutations(items))
     assert resolve(shuffled, overrides=overrides) == resolve(items, overrides=overrides)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=with_overrides())
+def test_elect_is_resolve_without_the_words(case: tuple[list[WorkoutRecord], Overrides]) -> None:
+    items, overrides = case
+    groups = resolve(items, overrides=overrides)
+    ballots = elect(items, overrides=overrides)
+    assert [[v.record for v in ballot] for ballot in ballots] == [list(g.records) for g in groups]
+    assert [[v.priority for v in ballot] for ballot in ballots] == [
+        [d.priority for d in (g.primary, *g.duplicates)] for g in groups
+    ]
 
 
 @settings(max_examples=200, deadline=None)
