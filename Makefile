@@ -8,7 +8,7 @@ PACKAGES := -e shared -e services/identity -e services/ingest -e services/dedup 
 PYPROJECTS := pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 LINT_PATHS := shared services cli tests bench
 
-.PHONY: install run test test-fast coverage-providers lint format bench-bus bench-fit clean
+.PHONY: install run test test-fast coverage-providers lint format bench-bus bench-dedup bench-fit clean
 
 $(STAMP): $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -53,12 +53,18 @@ format: $(STAMP)
 bench-bus: $(STAMP)
 	$(BIN)/python bench/bus.py
 
+## Workout dedup: accuracy on ../shared's public set, core and service speed;
+## writes bench/results/dedup.{md,json}.
+bench-dedup: $(STAMP)
+	$(BIN)/python bench/dedup.py
+
 ## FIT decoding: Aurora's decoder (+ normaliser) against fitdecode; writes bench/results/fit.{md,json}.
 bench-fit: $(STAMP)
 	$(BIN)/python bench/fit.py
 
 ## Apple Health import: parse, import, RSS (1.5M and 5M records); writes bench/results/apple_health.{md,json}.
 bench-apple-health: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/apple_health.py
 
 clean:

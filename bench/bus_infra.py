@@ -101,8 +101,9 @@ def _with_database(url: str, database: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"aurora_bench_bus_{os.getpid()}"
+async def fresh_database(admin_url: str, prefix: str = "aurora_bench_bus") -> AsyncIterator[str]:
+    """A database of its own for one benchmark run, dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}"
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(asyncpg_url(admin_url))

@@ -210,9 +210,16 @@ def render_markdown(r: dict[str, Any]) -> str:
 
 
 def write_results(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    return write_report(out_dir, "bus", result, render_markdown(result))
+
+
+def write_report(
+    out_dir: Path, name: str, result: dict[str, Any], markdown: str
+) -> tuple[Path, Path]:
+    """`name`.json and `name`.md, each replaced whole (never half-written)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = out_dir / "bus.json", out_dir / "bus.md"
-    contents = json.dumps(result, indent=2) + "\n", render_markdown(result)
+    paths = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    contents = json.dumps(result, indent=2) + "\n", markdown
     for path, content in zip(paths, contents, strict=True):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(content)
