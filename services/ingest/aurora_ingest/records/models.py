@@ -28,6 +28,11 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aurora_ingest.db import Base
+
+# The table `raw_payload_id` points at must be in the metadata wherever records are
+# written: a bulk INSERT resolves every foreign key, even in a process (the Apple
+# Health bench, a one-off script) that never imported the raw domain itself.
+from aurora_ingest.raw import models as _raw_models  # noqa: F401
 from aurora_ingest.records.rules import KINDS, SOURCES
 
 
