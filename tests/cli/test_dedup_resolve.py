@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -13,7 +14,13 @@ import pytest
 
 from aurora_cli.dedup import predict
 from aurora_cli.main import main
-from aurora_dedup.resolution.benchmark import RECORD_NAMESPACE, DocumentError, record_id
+from aurora_dedup.resolution.benchmark import (
+    RECORD_NAMESPACE,
+    DocumentError,
+    parse_document,
+    parse_record,
+    record_id,
+)
 
 
 def record(external_id: str, source: str = "garmin", **overrides: Any) -> dict[str, Any]:
@@ -92,6 +99,50 @@ def test_record_ids_are_uuid5_of_source_and_external_id() -> None:
     assert record_id("garmin", "1").version == 5
 
 
+def test_record_ids_behave_like_any_uuid() -> None:
+    built, expected = record_id("wahoo", "x-1"), uuid.uuid5(RECORD_NAMESPACE, "wahoo\x1fx-1")
+    assert (str(built), repr(built), hash(built)) == (str(expected), repr(expected), hash(expected))
+    assert built.is_safe is expected.is_safe and built.variant == expected.variant
+
+
+def test_the_fast_parse_gives_what_the_careful_parse_gives() -> None:
+    sparse = {k: v for k, v in record("m1", "manual").items() if v is not None}
+    del sparse["avg_power"], sparse["end"]  # optional fields may be left out entirely
+    doc = document(*RIDE["users"]["athlete-001"], sparse, record("b", duration_s=60.5))
+    parsed = parse_document(doc)["athlete-001"]
+    expected = [parse_record(r, "r") for r in doc["users"]["athlete-001"]]
+    assert parsed == expected
+    assert [repr(r) for r in parsed] == [repr(r) for r in expected]
+
+
+def test_predict_builds_no_reference_cycles_and_restores_the_collector() -> None:
+    """Why predict may pause the cycle collector: refcounting alone frees all it builds."""
+    days = [f"2024-03-{1 + i % 28:02}T08:0{i % 3}:00Z" for i in range(60)]
+    big = document(
+        *[record(f"g{i}", start=day, end=None) for i, day in enumerate(days)],
+        *[
+            record(f"w{i}", "whoop", origin_device="WHOOP", start=day, end=None, duration_s=900)
+            for i, day in enumerate(days)
+        ],
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        for doc in (RIDE, big):
+            predict(doc)
+            predict(doc, explain=True)
+        assert gc.collect() == 0
+        predict(RIDE)
+        assert not gc.isenabled()  # a caller's disabled collector stays disabled
+    finally:
+        gc.enable()
+    predict(RIDE)
+    assert gc.isenabled()
+    with pytest.raises(DocumentError):
+        predict({"format": "aurora-dedup-records/1", "users": {"a": "nope"}})
+    assert gc.isenabled()
+
+
 def test_command_writes_the_prediction_file(tmp_path: Path) -> None:
     src = tmp_path / "records.json"
     src.write_text(json.dumps(RIDE))
@@ -120,6 +171,7 @@ def test_command_prints_to_stdout_without_out(
         (json.dumps(document(record("x", start="2024-03-12T08:39:44"))), "needs a UTC offset"),
         (json.dumps(document(record("x", start="yesterday"))), "not an RFC 3339 time"),
         (json.dumps(document(record("x", duration_s="long"))), "duration_s: expected a number"),
+        (json.dumps(document(record("x", avg_hr=10**400))), "avg_hr: expected a number"),
         (json.dumps(document(record("x", end="2024-03-12T07:00:00+01:00"))), "end is before start"),
         (
             json.dumps(document(record("x", tz_offset_min=1.5))),
