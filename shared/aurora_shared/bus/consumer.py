@@ -299,7 +299,11 @@ class StreamConsumer:
                 finally:
                     request_id_var.reset(token)
             for batch_handler, group in batched.items():
-                await batch_handler(session, group)
+                token = request_id_var.set(batch_request_id(group))
+                try:
+                    await batch_handler(session, group)
+                finally:
+                    request_id_var.reset(token)
 
     async def _ack_committed(self, entry_ids: list[str]) -> None:
         try:
@@ -378,6 +382,16 @@ class StreamConsumer:
             "event dead-lettered",
             extra={"entry_id": delivery.entry_id, "stream": self.stream, "error": error[:200]},
         )
+
+
+def batch_request_id(envelopes: Sequence[Envelope], most: int = 20) -> str | None:
+    """The request ids a batch carries, so a batch handler's log lines still lead back to
+    the requests behind it: the one id when they share it, else the first `most`, joined."""
+    ids = list(dict.fromkeys(e.request_id for e in envelopes if e.request_id))
+    if not ids:
+        return None
+    shown = ",".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown},+{len(ids) - most} more"
 
 
 def _group_lost(exc: ResponseError) -> bool:

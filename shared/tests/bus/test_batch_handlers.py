@@ -13,12 +13,13 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_shared.bus.consumer import StreamConsumer, dlq_stream
+from aurora_shared.bus.consumer import StreamConsumer, batch_request_id, dlq_stream
 from aurora_shared.bus.dlq import list_dead_letters
 from aurora_shared.bus.envelope import Envelope, new_event
 from aurora_shared.bus.outbox import enqueue
 from aurora_shared.bus.relay import OutboxRelay
 from aurora_shared.config import BusSettings
+from aurora_shared.logging import request_id_var
 
 from .conftest import GROUP, SCHEMA, STREAM, BusEnv, record_effect
 from .test_bus_flow import effect_counts
@@ -32,9 +33,11 @@ class Recorder:
     def __init__(self, env: BusEnv) -> None:
         self.env = env
         self.calls: list[list[uuid.UUID]] = []
+        self.request_ids: list[str | None] = []
 
     async def __call__(self, session: AsyncSession, events: list[Envelope]) -> None:
         self.calls.append([e.id for e in events])
+        self.request_ids.append(request_id_var.get())
         if any(e.payload.get("note") == "poison" for e in events):
             raise ValueError("cannot digest this")
         await session.execute(
@@ -129,3 +132,13 @@ async def test_a_poison_event_is_isolated_and_the_rest_of_its_batch_commits(
     letters = await list_dead_letters(redis, STREAM)
     assert [letter.event_id for letter in letters] == [str(poison.id)]
     assert "ValueError: cannot digest this" in letters[0].error
+
+
+def test_a_batch_carries_the_request_ids_of_its_events() -> None:
+    """A batch handler's log lines name the requests behind the batch (tests/e2e follows one)."""
+    one, two = event(BATCHED), event(BATCHED)
+    assert batch_request_id([one, two]) is None
+    tagged = [e.model_copy(update={"request_id": rid}) for e, rid in ((one, "a"), (two, "a"))]
+    assert batch_request_id(tagged) == "a"
+    many = [one.model_copy(update={"request_id": f"r{i}"}) for i in range(25)]
+    assert batch_request_id([*many, many[0]]) == ",".join(f"r{i}" for i in range(20)) + ",+5 more"
