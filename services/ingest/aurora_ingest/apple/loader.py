@@ -16,18 +16,25 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_ingest.apple.bulk_health import store_health_bulk
+from aurora_ingest.apple.bulk_health import store_health_bulk, store_workouts_bulk
 from aurora_ingest.apple.mapping import SOURCE, WorkoutDraft, merge_samples
 from aurora_ingest.apple.models import APPLE_SAMPLES, AppleImport
-from aurora_ingest.records.rules import HealthFields
-from aurora_ingest.records.service import store_workout
+from aurora_ingest.records.rules import HealthFields, WorkoutFields
 
 COLUMNS = ("user_id", "import_id", "kind", "source", "start_at", "end_at", "value")
 
-_WORKOUT_HR = """
-SELECT start_at, value, source FROM ingest.apple_samples
-WHERE import_id = $1 AND kind = 'hr' AND start_at >= $2 AND start_at <= $3
-ORDER BY start_at
+# The heart rate of many workouts in one round trip. LATERAL makes each window its own
+# range read of the index: a plain join let the planner scan the import's samples whole
+# for every batch (the table is fresh from COPY, with no statistics yet).
+_WORKOUTS_HR = """
+SELECT w.i, s.start_at, s.value, s.source
+FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(lo, hi, i)
+CROSS JOIN LATERAL (
+  SELECT start_at, value, source FROM ingest.apple_samples
+  WHERE import_id = $1 AND kind = 'hr' AND start_at >= w.lo AND start_at <= w.hi
+  ORDER BY start_at
+) AS s
+ORDER BY w.i, s.start_at
 """
 
 
@@ -57,17 +64,32 @@ async def copy_samples(session: AsyncSession, rows: bytes) -> None:
     )
 
 
-async def workout_heart_rate(
-    session: AsyncSession, import_id: uuid.UUID, draft: WorkoutDraft
-) -> list[tuple[dt.datetime, float]]:
-    """The heart rate inside the workout's window, from the device that recorded the workout
+HeartRate = list[tuple[dt.datetime, float]]
+
+
+async def workouts_heart_rate(
+    session: AsyncSession, import_id: uuid.UUID, drafts: list[WorkoutDraft]
+) -> list[HeartRate]:
+    """Each workout's heart rate inside its window, from the device that recorded the workout
     when it measured any (an overnight Oura stream must not mix into a Watch run)."""
-    fields = draft.fields
-    end = fields.end_at or fields.start_at + dt.timedelta(seconds=fields.duration_s)
+    if not drafts:
+        return []
+    starts = [d.fields.start_at for d in drafts]
+    ends = [
+        d.fields.end_at or d.fields.start_at + dt.timedelta(seconds=d.fields.duration_s)
+        for d in drafts
+    ]
     conn = await driver_connection(session)
-    rows = await conn.fetch(_WORKOUT_HR, import_id, fields.start_at, end)
-    own = [(r["start_at"], r["value"]) for r in rows if r["source"] == fields.origin_device]
-    return own or [(r["start_at"], r["value"]) for r in rows]
+    rows = await conn.fetch(_WORKOUTS_HR, import_id, starts, ends)
+    found: list[list[Any]] = [[] for _ in drafts]
+    for row in rows:
+        found[row["i"] - 1].append(row)
+    out: list[HeartRate] = []
+    for draft, window in zip(drafts, found, strict=True):
+        device = draft.fields.origin_device
+        own = [(r["start_at"], r["value"]) for r in window if r["source"] == device]
+        out.append(own or [(r["start_at"], r["value"]) for r in window])
+    return out
 
 
 async def store_workouts(
@@ -81,16 +103,14 @@ async def store_workouts(
 
     The parser resolved each draft's GPX route already (parse_process).
     """
-    for draft in drafts:
-        heart_rate = await workout_heart_rate(session, import_id, draft)
+    records: list[tuple[str, WorkoutFields]] = []
+    for draft, heart_rate in zip(
+        drafts, await workouts_heart_rate(session, import_id, drafts), strict=True
+    ):
         samples = merge_samples(draft.fields.start_at, heart_rate, draft.route)
         fields = draft.fields if samples is None else replace(draft.fields, samples=samples)
-        await store_workout(
-            session, user_id=user_id, source=SOURCE, external_id=draft.external_id, fields=fields
-        )
-    # Flushed already: dropping the objects keeps a long import's memory flat.
-    session.expunge_all()
-    return len(drafts)
+        records.append((draft.external_id, fields))
+    return await store_workouts_bulk(session, user_id=user_id, source=SOURCE, records=records)
 
 
 async def store_health_records(

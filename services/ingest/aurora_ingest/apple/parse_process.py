@@ -40,6 +40,9 @@ from aurora_ingest.records.rules import HealthFields
 
 SKIP = frozenset({"HeartRateVariabilityMetadataList"})
 BATCH_ROWS = 50_000
+# Workouts are stored a batch at a time (one heart-rate query, one INSERT); a batch of
+# drafts with their routes stays a few MB.
+BATCH_WORKOUTS = 50
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def _parse(conn: Connection, job: ParseJob) -> None:
 
         for parsed, items in read_items(export.xml, skip=SKIP, limits=job.xml_limits):
             norm.feed(items)
-            if len(norm.rows) >= BATCH_ROWS or norm.workouts:
+            if len(norm.rows) >= BATCH_ROWS or len(norm.workouts) >= BATCH_WORKOUTS:
                 ship(parsed)
         ship(parsed)
     conn.send(

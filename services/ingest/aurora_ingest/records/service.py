@@ -18,7 +18,8 @@ from aurora_shared.bus.outbox import enqueue
 from aurora_shared.errors import NotFoundError
 
 
-def _workout_columns(fields: WorkoutFields) -> dict[str, Any]:
+def workout_columns(fields: WorkoutFields) -> dict[str, Any]:
+    """Public so a bulk writer (Apple Health's) stores exactly what store_workout would."""
     return {
         "kind": "workout",
         "origin_device": fields.origin_device,
@@ -140,7 +141,7 @@ async def store_workout(
 ) -> uuid.UUID:
     """Insert, update or leave alone; `workout.ingested` goes out only when something changed."""
     key = (user_id, source, external_id)
-    return await _store(session, key, _workout_columns(fields), raw_id, events.WORKOUT_INGESTED)
+    return await _store(session, key, workout_columns(fields), raw_id, events.WORKOUT_INGESTED)
 
 
 async def store_health(
