@@ -16,13 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-
-def peak_rss_mb() -> float:
-    """VmHWM of this process: ru_maxrss would carry the parent's peak across fork + exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from aurora_ingest.apple.parse_process import peak_rss_mb
 
 
 def raw_expat(path: Path) -> dict[str, Any]:

@@ -8,11 +8,14 @@ jobs), so a command's polling sees real progress.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -94,6 +97,16 @@ async def api(
             with suppress(asyncio.CancelledError):
                 await worker
             await kit.aclose()
+
+
+def load_test_module(path: Path, name: str) -> Any:
+    """A test-data builder from a service's tests folder (those folders are not packages)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from aurora_cli import apple_import
 from aurora_cli.main import main as aurora_main
 
-from .conftest import Api
+from .conftest import Api, load_test_module
 
 EXPORTS_PATH = Path(__file__).parents[2] / "services/ingest/tests/apple/exports.py"
 W = "Apple Watch"
 
 
-def _exports() -> Any:
-    spec = importlib.util.spec_from_file_location("apple_test_exports_cli", EXPORTS_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ax = _exports()
+ax = load_test_module(EXPORTS_PATH, "apple_test_exports_cli")
 
 
 async def run(api: Api, path: Path) -> tuple[int, str, str]:

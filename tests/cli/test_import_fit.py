@@ -7,32 +7,20 @@ the way the ingest tasks process does, so the command's polling sees real progre
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from aurora_cli.main import main as aurora_main
 
-from .conftest import Api
+from .conftest import Api, load_test_module
 
 ENCODER_PATH = Path(__file__).parents[2] / "services/ingest/tests/fit/encoder.py"
 
 
-def _encoder() -> Any:
-    spec = importlib.util.spec_from_file_location("fit_test_encoder", ENCODER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-encoder = _encoder()
+encoder = load_test_module(ENCODER_PATH, "fit_test_encoder")
 
 
 def write(path: Path, data: bytes) -> Path:

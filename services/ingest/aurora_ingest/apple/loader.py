@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aurora_ingest.apple.bulk_health import store_health_bulk, store_workouts_bulk
+from aurora_ingest.apple.bulk_records import store_health_bulk, store_workouts_bulk
 from aurora_ingest.apple.mapping import SOURCE, WorkoutDraft, merge_samples
 from aurora_ingest.apple.models import APPLE_SAMPLES, AppleImport
 from aurora_ingest.records.rules import HealthFields, WorkoutFields

@@ -78,7 +78,8 @@ Message = Opened | Batch | Done | Failed
 
 
 def peak_rss_mb() -> float:
-    """This process's VmHWM: the parent cannot see a forkserver child's rusage."""
+    """This process's VmHWM: the parent cannot see a grandchild's rusage, and ru_maxrss
+    would carry the parent's peak across fork + exec."""
     try:
         with open("/proc/self/status") as status:
             for line in status:

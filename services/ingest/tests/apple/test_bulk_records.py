@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from aurora_ingest.apple import bulk_health
+from aurora_ingest.apple import bulk_records
 from aurora_ingest.providers.kit import ProviderKit
 from aurora_ingest.records.rules import HealthFields
 from aurora_ingest.records.service import store_health
@@ -76,7 +76,7 @@ async def stored(db: asyncpg.Connection, user: uuid.UUID) -> tuple[list[Any], li
 async def test_bulk_matches_one_call_per_record(
     kit: ProviderKit, db: asyncpg.Connection, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bulk_health, "CHUNK", chunk)
+    monkeypatch.setattr(bulk_records, "CHUNK", chunk)
     one, bulk = uuid.uuid4(), uuid.uuid4()
     async with kit.sessions() as session, session.begin():
         for user in (one, bulk):
@@ -88,7 +88,7 @@ async def test_bulk_matches_one_call_per_record(
             await store_health(
                 session, user_id=one, source="apple_health", external_id=key, fields=value
             )
-        count = await bulk_health.store_health_bulk(
+        count = await bulk_records.store_health_bulk(
             session, user_id=bulk, source="apple_health", records=RECORDS
         )
     assert count == len(RECORDS)
